@@ -1,0 +1,363 @@
+//! The collector: exact geo test, fast-field filters, facets and top-k.
+//!
+//! Everything here reads columnar fast fields only, never stored documents,
+//! so scanning many thousands of candidates stays cheap.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::geo::{haversine_m, GeoPoint};
+use crate::index::Hit;
+use crate::query::{DigitalMode, Filters, GeoPlan, Plan, SortBy};
+use crate::schema;
+
+/// What the segment collectors need from the plan (they must be `'static`).
+struct Criteria {
+    geo: GeoPlan,
+    digital: DigitalMode,
+    filters: Filters,
+    sort: SortBy,
+    /// offset + limit: the best `keep` hits of each segment are enough.
+    keep: usize,
+    facets: bool,
+}
+
+pub(crate) struct OfferCollector {
+    criteria: Arc<Criteria>,
+    scoring: bool,
+}
+
+/// A ranked hit: `primary` ascending, then id ascending, is best-first.
+pub(crate) struct Ranked {
+    primary: f64,
+    hit: Hit,
+}
+
+pub(crate) struct Harvest {
+    pub hits: Vec<Ranked>,
+    pub total: usize,
+    pub facets: HashMap<String, u64>,
+}
+
+impl OfferCollector {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        OfferCollector {
+            criteria: Arc::new(Criteria {
+                geo: plan.geo.clone(),
+                digital: plan.digital,
+                filters: plan.filters.clone(),
+                sort: plan.sort,
+                keep: plan.offset.saturating_add(plan.limit),
+                facets: plan.facets,
+            }),
+            scoring: !plan.terms.is_empty(),
+        }
+    }
+}
+
+fn rank_order(a_primary: f64, a_id: u64, b_primary: f64, b_id: u64) -> Ordering {
+    a_primary.total_cmp(&b_primary).then(a_id.cmp(&b_id))
+}
+
+impl Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        rank_order(self.primary, self.hit.id, other.primary, other.hit.id)
+    }
+}
+
+/// Sorts best-first and returns the requested page.
+pub(crate) fn page(mut hits: Vec<Ranked>, offset: usize, limit: usize) -> Vec<Hit> {
+    hits.sort_unstable_by(Ranked::cmp);
+    hits.into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|r| r.hit)
+        .collect()
+}
+
+/// Heap entry; the heap's top is the worst kept candidate.
+struct Candidate {
+    primary: f64,
+    id: u64,
+    doc: DocId,
+    score: Score,
+    distance_m: Option<f64>,
+    location: Option<GeoPoint>,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        rank_order(self.primary, self.id, other.primary, other.id)
+    }
+}
+
+pub(crate) struct OfferSegmentCollector {
+    criteria: Arc<Criteria>,
+    cols: Columns,
+    heap: BinaryHeap<Candidate>,
+    total: usize,
+    /// Matches per category term ordinal of this segment.
+    facet_counts: Vec<u64>,
+}
+
+struct Columns {
+    id: Column<u64>,
+    lat: Option<Column<f64>>,
+    lon: Option<Column<f64>>,
+    price: Column<u64>,
+    duo: Column<bool>,
+    event: Column<bool>,
+    begins: Option<Column<i64>>,
+    sold_out: Column<bool>,
+    popularity: Column<u64>,
+    venue_id: Option<Column<u64>>,
+    offerer_id: Column<u64>,
+    category: Option<StrColumn>,
+    subcategory: Option<StrColumn>,
+}
+
+impl Columns {
+    fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
+        let ff = segment.fast_fields();
+        Ok(Columns {
+            id: ff.u64(schema::ID)?,
+            lat: ff.column_opt(schema::LAT)?,
+            lon: ff.column_opt(schema::LON)?,
+            price: ff.u64(schema::PRICE)?,
+            duo: ff.bool(schema::DUO)?,
+            event: ff.bool(schema::EVENT)?,
+            begins: ff.column_opt(schema::BEGINS)?,
+            sold_out: ff.bool(schema::SOLD_OUT)?,
+            popularity: ff.u64(schema::POPULARITY)?,
+            venue_id: ff.column_opt(schema::VENUE_ID)?,
+            offerer_id: ff.u64(schema::OFFERER_ID)?,
+            category: ff.str(schema::CATEGORY)?,
+            subcategory: ff.str(schema::SUBCATEGORY)?,
+        })
+    }
+
+    fn location(&self, doc: DocId) -> Option<GeoPoint> {
+        let lat = self.lat.as_ref()?.first(doc)?;
+        let lon = self.lon.as_ref()?.first(doc)?;
+        Some(GeoPoint::new_unchecked(lat, lon))
+    }
+
+    fn string(col: &Option<StrColumn>, doc: DocId) -> String {
+        let mut s = String::new();
+        if let Some(col) = col {
+            if let Some(ord) = col.ords().first(doc) {
+                // An I/O error here would mean a corrupt segment; the hit
+                // keeps an empty string rather than failing the search.
+                let _ = col.ord_to_str(ord, &mut s);
+            }
+        }
+        s
+    }
+}
+
+impl Collector for OfferCollector {
+    type Fruit = Harvest;
+    type Child = OfferSegmentCollector;
+
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let cols = Columns::open(segment)?;
+        let num_categories = match (&cols.category, self.criteria.facets) {
+            (Some(c), true) => c.num_terms(),
+            _ => 0,
+        };
+        Ok(OfferSegmentCollector {
+            criteria: self.criteria.clone(),
+            cols,
+            heap: BinaryHeap::new(),
+            total: 0,
+            facet_counts: vec![0; num_categories],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Harvest>) -> tantivy::Result<Harvest> {
+        let mut merged = Harvest {
+            hits: Vec::new(),
+            total: 0,
+            facets: HashMap::new(),
+        };
+        for fruit in fruits {
+            merged.hits.extend(fruit.hits);
+            merged.total += fruit.total;
+            for (category, count) in fruit.facets {
+                *merged.facets.entry(category).or_default() += count;
+            }
+        }
+        Ok(merged)
+    }
+}
+
+impl OfferSegmentCollector {
+    /// Exact geo test: `None` rejects the doc, `Some(distance)` keeps it.
+    fn geo_test(&self, location: Option<GeoPoint>) -> Option<Option<f64>> {
+        let c = &self.criteria;
+        match location {
+            None => (c.digital != DigitalMode::Exclude).then_some(None),
+            Some(_) if c.digital == DigitalMode::Only => None,
+            Some(p) => match &c.geo {
+                GeoPlan::None => Some(None),
+                GeoPlan::Radius { center, radius_m } => {
+                    let d = haversine_m(*center, p);
+                    (d <= *radius_m).then_some(Some(d))
+                }
+                GeoPlan::Box { bbox, center } => {
+                    bbox.contains(p).then(|| Some(haversine_m(*center, p)))
+                }
+            },
+        }
+    }
+
+    fn passes_filters(&self, doc: DocId) -> bool {
+        let f = &self.criteria.filters;
+        let price = self.cols.price.first(doc).unwrap_or(0);
+        if f.max_price_cents.is_some_and(|max| price > max) || (f.free_only && price != 0) {
+            return false;
+        }
+        if f.duo_only && !self.cols.duo.first(doc).unwrap_or(false) {
+            return false;
+        }
+        if !f.include_sold_out && self.cols.sold_out.first(doc).unwrap_or(false) {
+            return false;
+        }
+        if f.begins_after.is_some() || f.begins_before.is_some() {
+            let Some(t) = self.cols.begins.as_ref().and_then(|c| c.first(doc)) else {
+                return false;
+            };
+            if f.begins_after.is_some_and(|a| t < a) || f.begins_before.is_some_and(|b| t > b) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn primary(&self, score: Score, distance_m: Option<f64>) -> f64 {
+        let score = f64::from(score);
+        // `0.0 - x` keeps zero positive, so total_cmp sees equal keys as equal.
+        match self.criteria.sort {
+            SortBy::Relevance => 0.0 - score,
+            SortBy::Distance => distance_m.unwrap_or(f64::INFINITY),
+            SortBy::Blend => 0.0 - score / (1.0 + distance_m.unwrap_or(0.0) / 10_000.0),
+        }
+    }
+
+    fn hit(&self, c: Candidate) -> Hit {
+        let cols = &self.cols;
+        let doc = c.doc;
+        Hit {
+            id: c.id,
+            score: c.score,
+            distance_m: c.distance_m,
+            category: Columns::string(&cols.category, doc),
+            subcategory: Columns::string(&cols.subcategory, doc),
+            venue_id: cols.venue_id.as_ref().and_then(|v| v.first(doc)),
+            offerer_id: cols.offerer_id.first(doc).unwrap_or(0),
+            location: c.location,
+            price_cents: cols.price.first(doc).unwrap_or(0),
+            is_duo: cols.duo.first(doc).unwrap_or(false),
+            is_event: cols.event.first(doc).unwrap_or(false),
+            next_beginning_at: cols.begins.as_ref().and_then(|b| b.first(doc)),
+            popularity: cols.popularity.first(doc).unwrap_or(0),
+        }
+    }
+}
+
+impl SegmentCollector for OfferSegmentCollector {
+    type Fruit = Harvest;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let location = self.cols.location(doc);
+        let Some(distance_m) = self.geo_test(location) else {
+            return;
+        };
+        if !self.passes_filters(doc) {
+            return;
+        }
+        self.total += 1;
+        // Sized only when facets are wanted.
+        if !self.facet_counts.is_empty() {
+            if let Some(ord) = self
+                .cols
+                .category
+                .as_ref()
+                .and_then(|c| c.ords().first(doc))
+            {
+                if let Some(n) = self.facet_counts.get_mut(ord as usize) {
+                    *n += 1;
+                }
+            }
+        }
+        let keep = self.criteria.keep;
+        if keep == 0 {
+            return;
+        }
+        let candidate = Candidate {
+            primary: self.primary(score, distance_m),
+            id: self.cols.id.first(doc).unwrap_or(0),
+            doc,
+            score,
+            distance_m,
+            location,
+        };
+        if self.heap.len() < keep {
+            self.heap.push(candidate);
+        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
+            self.heap.pop();
+            self.heap.push(candidate);
+        }
+    }
+
+    fn harvest(mut self) -> Harvest {
+        let heap = std::mem::take(&mut self.heap);
+        let hits = heap
+            .into_vec()
+            .into_iter()
+            .map(|c| Ranked {
+                primary: c.primary,
+                hit: self.hit(c),
+            })
+            .collect();
+        let mut facets = HashMap::new();
+        if let Some(col) = &self.cols.category {
+            for (ord, &count) in self.facet_counts.iter().enumerate() {
+                if count > 0 {
+                    let mut s = String::new();
+                    let _ = col.ord_to_str(ord as u64, &mut s);
+                    *facets.entry(s).or_default() += count;
+                }
+            }
+        }
+        Harvest {
+            hits,
+            total: self.total,
+            facets,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Conservative H3 covers of disks.
+//!
+//! Every physical offer is indexed with its H3 cell at each resolution of
+//! [`RESOLUTIONS`] (one multi-valued `u64` field; a cell id encodes its
+//! resolution, so ids of different resolutions never collide). A radius query
+//! turns into "doc holds one of these cells", which the inverted index answers
+//! quickly, and the collector then applies the exact distance test.
+//!
+//! The cover must never miss a cell that intersects the disk, or the exact
+//! filter would silently lose offers. Argument: if a cell `C` holds a point
+//! `p` with `d(centre, p) <= r`, then `d(centre, centre(C)) <= r + R(C)`
+//! where `R(C)` is the cell's circumradius (the farthest boundary vertex from
+//! its centre; cell edges are great-circle arcs in H3's gnomonic faces, so
+//! the whole cell lies within that distance). The cells meeting the disk form
+//! a connected set under adjacency (the disk is connected and H3 cells that
+//! touch share an edge), it contains the centre cell, and each of its cells
+//! passes the test above. A flood fill from the centre cell through
+//! neighbours passing the test therefore reaches all of them.
+
+use std::collections::{HashSet, VecDeque};
+
+use h3o::{CellIndex, LatLng, Resolution};
+
+use crate::geo::{haversine_m, GeoPoint};
+
+/// Resolutions indexed for every physical offer, coarsest first
+/// (average edge from about 158 km down to about 174 m).
+pub(crate) const RESOLUTIONS: [Resolution; 8] = [
+    Resolution::Two,
+    Resolution::Three,
+    Resolution::Four,
+    Resolution::Five,
+    Resolution::Six,
+    Resolution::Seven,
+    Resolution::Eight,
+    Resolution::Nine,
+];
+
+/// The finest resolution is chosen so that the radius spans at most this many
+/// average edge lengths: the cover then holds roughly 20 to 150 cells.
+const MAX_RADIUS_IN_EDGES: f64 = 8.0;
+
+/// Relative safety margin on the circumradius, against the small gap between
+/// h3o's point assignment and the vertex polygon (and rounding).
+const RELATIVE_MARGIN: f64 = 0.05;
+
+/// Absolute safety margin, in metres, for the same reason.
+const ABSOLUTE_MARGIN_M: f64 = 10.0;
+
+/// Beyond this many cells the cover is abandoned; the caller scans instead,
+/// which is slower but still exact.
+const MAX_CELLS: usize = 4_000;
+
+/// The H3 cell ids of a point, one per indexed resolution.
+pub(crate) fn cells_of(p: GeoPoint) -> impl Iterator<Item = u64> {
+    let ll = p.to_latlng();
+    RESOLUTIONS
+        .into_iter()
+        .map(move |res| u64::from(ll.to_cell(res)))
+}
+
+/// The finest indexed resolution whose cells are not too small for the radius.
+pub(crate) fn resolution_for(radius_m: f64) -> Resolution {
+    RESOLUTIONS
+        .into_iter()
+        .rev()
+        .find(|res| res.edge_length_m() * MAX_RADIUS_IN_EDGES >= radius_m)
+        .unwrap_or(RESOLUTIONS[0])
+}
+
+/// Largest distance from the cell's centre to its boundary, in metres.
+fn circumradius_m(cell: CellIndex) -> f64 {
+    let centre = GeoPoint::from_latlng(LatLng::from(cell));
+    cell.boundary()
+        .iter()
+        .map(|v| haversine_m(centre, GeoPoint::from_latlng(*v)))
+        .fold(0.0, f64::max)
+}
+
+/// Cell ids (at [`resolution_for`]`(radius_m)`) covering every point within
+/// `radius_m` of `centre`, or `None` when the cover would be too large to be
+/// worth it.
+pub(crate) fn disk_cover(centre: GeoPoint, radius_m: f64) -> Option<Vec<u64>> {
+    let res = resolution_for(radius_m);
+    let start = centre.to_latlng().to_cell(res);
+    let mut seen: HashSet<CellIndex> = HashSet::from([start]);
+    let mut queue = VecDeque::from([start]);
+    let mut kept = Vec::new();
+    while let Some(cell) = queue.pop_front() {
+        let cell_centre = GeoPoint::from_latlng(LatLng::from(cell));
+        let reach = radius_m + circumradius_m(cell) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M;
+        // The start cell holds the centre, so it is always kept.
+        if cell != start && haversine_m(centre, cell_centre) > reach {
+            continue;
+        }
+        kept.push(u64::from(cell));
+        if kept.len() > MAX_CELLS {
+            return None;
+        }
+        for n in cell.grid_disk::<Vec<_>>(1) {
+            if seen.insert(n) {
+                queue.push_back(n);
+            }
+        }
+    }
+    Some(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cover_sizes_stay_reasonable() {
+        let paris = GeoPoint::new(48.8566, 2.3522).unwrap();
+        for r in [
+            1.0,
+            500.0,
+            2_000.0,
+            10_000.0,
+            50_000.0,
+            100_000.0,
+            400_000.0,
+            1_000_000.0,
+        ] {
+            let cells = disk_cover(paris, r).unwrap();
+            assert!(
+                !cells.is_empty() && cells.len() <= 400,
+                "r={r}: {} cells",
+                cells.len()
+            );
+        }
+    }
+
+    #[test]
+    fn cover_contains_cells_of_points_inside() {
+        let c = GeoPoint::new(-20.8823, 55.4504).unwrap();
+        let r = 3_000.0;
+        let cells: HashSet<u64> = disk_cover(c, r).unwrap().into_iter().collect();
+        let res = resolution_for(r);
+        for i in 0..360 {
+            let a = (i as f64).to_radians();
+            // Points on the circle, 2.99 km away, in every direction.
+            let dlat = (r * 0.999 * a.cos() / crate::geo::EARTH_RADIUS_M).to_degrees();
+            let dlon = (r * 0.999 * a.sin()
+                / (crate::geo::EARTH_RADIUS_M * c.lat().to_radians().cos()))
+            .to_degrees();
+            let p = GeoPoint::new(c.lat() + dlat, c.lon() + dlon).unwrap();
+            if haversine_m(c, p) <= r {
+                assert!(cells.contains(&u64::from(p.to_latlng().to_cell(res))));
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Points, great-circle distance and bounding boxes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::IndexError;
+
+/// Mean Earth radius (IUGG), in metres, used by every distance in the crate.
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// A validated WGS84 point, in degrees.
+///
+/// Deserialisation goes through the same validation as [`GeoPoint::new`], so
+/// an invalid point cannot sneak in through JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawPoint")]
+pub struct GeoPoint {
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Deserialize)]
+struct RawPoint {
+    lat: f64,
+    lon: f64,
+}
+
+impl TryFrom<RawPoint> for GeoPoint {
+    type Error = IndexError;
+    fn try_from(raw: RawPoint) -> Result<Self, IndexError> {
+        GeoPoint::new(raw.lat, raw.lon)
+    }
+}
+
+impl GeoPoint {
+    /// Builds a point; latitude must be within `-90..=90`, longitude within
+    /// `-180..=180`, both finite.
+    pub fn new(lat: f64, lon: f64) -> Result<Self, IndexError> {
+        if lat.is_finite()
+            && lon.is_finite()
+            && (-90.0..=90.0).contains(&lat)
+            && (-180.0..=180.0).contains(&lon)
+        {
+            Ok(GeoPoint { lat, lon })
+        } else {
+            Err(IndexError::InvalidCoordinates { lat, lon })
+        }
+    }
+
+    /// Latitude in degrees.
+    pub fn lat(&self) -> f64 {
+        self.lat
+    }
+
+    /// Longitude in degrees.
+    pub fn lon(&self) -> f64 {
+        self.lon
+    }
+
+    /// For values read back from the index, validated when written.
+    pub(crate) fn new_unchecked(lat: f64, lon: f64) -> Self {
+        GeoPoint { lat, lon }
+    }
+
+    pub(crate) fn to_latlng(self) -> h3o::LatLng {
+        // GeoPoint is validated finite, the only thing h3o checks.
+        h3o::LatLng::new(self.lat, self.lon).expect("GeoPoint is finite")
+    }
+
+    pub(crate) fn from_latlng(ll: h3o::LatLng) -> Self {
+        GeoPoint {
+            lat: ll.lat().clamp(-90.0, 90.0),
+            lon: ll.lng().clamp(-180.0, 180.0),
+        }
+    }
+}
+
+/// Great-circle distance in metres (haversine, mean Earth radius
+/// [`EARTH_RADIUS_M`]).
+pub fn haversine_m(a: GeoPoint, b: GeoPoint) -> f64 {
+    let (phi1, phi2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dphi = phi2 - phi1;
+    let dlambda = (b.lon - a.lon).to_radians();
+    let s_phi = (dphi * 0.5).sin();
+    let s_lambda = (dlambda * 0.5).sin();
+    let h = (s_phi * s_phi + phi1.cos() * phi2.cos() * s_lambda * s_lambda).clamp(0.0, 1.0);
+    2.0 * EARTH_RADIUS_M * h.sqrt().asin()
+}
+
+/// A latitude/longitude rectangle, in degrees, edges included.
+///
+/// Boxes never cross the antimeridian: `west <= east` is required (split a
+/// crossing box into two queries).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BoundingBox {
+    /// Southern latitude.
+    pub south: f64,
+    /// Western longitude.
+    pub west: f64,
+    /// Northern latitude.
+    pub north: f64,
+    /// Eastern longitude.
+    pub east: f64,
+}
+
+impl BoundingBox {
+    /// Builds a validated box (see [`BoundingBox::validate`]).
+    pub fn new(south: f64, west: f64, north: f64, east: f64) -> Result<Self, IndexError> {
+        let b = BoundingBox {
+            south,
+            west,
+            north,
+            east,
+        };
+        b.validate()?;
+        Ok(b)
+    }
+
+    /// Checks coordinates, `south <= north` and `west <= east`. The fields
+    /// are public, so searches validate again.
+    pub fn validate(&self) -> Result<(), IndexError> {
+        GeoPoint::new(self.south, self.west)?;
+        GeoPoint::new(self.north, self.east)?;
+        if self.south > self.north {
+            return Err(IndexError::InvalidBoundingBox(format!(
+                "south {} is north of north {}",
+                self.south, self.north
+            )));
+        }
+        if self.west > self.east {
+            return Err(IndexError::InvalidBoundingBox(format!(
+                "west {} is east of east {} (antimeridian crossing is not supported)",
+                self.west, self.east
+            )));
+        }
+        Ok(())
+    }
+
+    /// `true` when the point lies inside the box or on its edges.
+    pub fn contains(&self, p: GeoPoint) -> bool {
+        (self.south..=self.north).contains(&p.lat) && (self.west..=self.east).contains(&p.lon)
+    }
+
+    /// The point at the middle of the latitude and longitude ranges; distances
+    /// of bounding-box hits are measured from it.
+    pub fn center(&self) -> GeoPoint {
+        GeoPoint {
+            lat: (self.south + self.north) * 0.5,
+            lon: (self.west + self.east) * 0.5,
+        }
+    }
+
+    /// A radius around [`BoundingBox::center`] whose disk contains the whole
+    /// box.
+    ///
+    /// Box edges along parallels are not great circles, so the farthest
+    /// point is not always a corner. Each edge is sampled instead; distance to
+    /// the centre is 1-Lipschitz along an edge, so the largest sample plus
+    /// half the longest sampling step bounds every point of the edge.
+    pub(crate) fn circumradius_m(&self) -> f64 {
+        const STEPS: usize = 32;
+        let c = self.center();
+        let mut max_d: f64 = 0.0;
+        let mut max_step: f64 = 0.0;
+        let edges = [
+            ((self.south, self.west), (self.south, self.east)),
+            ((self.north, self.west), (self.north, self.east)),
+            ((self.south, self.west), (self.north, self.west)),
+            ((self.south, self.east), (self.north, self.east)),
+        ];
+        for ((lat0, lon0), (lat1, lon1)) in edges {
+            let mut prev: Option<GeoPoint> = None;
+            for i in 0..=STEPS {
+                let t = i as f64 / STEPS as f64;
+                let p = GeoPoint {
+                    lat: lat0 + (lat1 - lat0) * t,
+                    lon: lon0 + (lon1 - lon0) * t,
+                };
+                max_d = max_d.max(haversine_m(c, p));
+                if let Some(q) = prev {
+                    // Along a parallel the chord between samples is shorter
+                    // than the arc; the arc length is the true bound.
+                    let arc = (p.lon - q.lon).abs().to_radians()
+                        * EARTH_RADIUS_M
+                        * p.lat.to_radians().cos()
+                        + (p.lat - q.lat).abs().to_radians() * EARTH_RADIUS_M;
+                    max_step = max_step.max(arc);
+                }
+                prev = Some(p);
+            }
+        }
+        max_d + max_step * 0.5 + 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paris_marseille() {
+        let paris = GeoPoint::new(48.8566, 2.3522).unwrap();
+        let marseille = GeoPoint::new(43.2965, 5.3698).unwrap();
+        let d = haversine_m(paris, marseille);
+        assert!((d - 660_000.0).abs() < 5_000.0, "{d}");
+        assert_eq!(haversine_m(paris, paris), 0.0);
+    }
+
+    #[test]
+    fn rejects_bad_points_and_boxes() {
+        assert!(GeoPoint::new(91.0, 0.0).unwrap_err().is_bad_input());
+        assert!(GeoPoint::new(0.0, f64::NAN).is_err());
+        assert!(BoundingBox::new(40.0, 10.0, 41.0, 9.0).is_err());
+        assert!(BoundingBox::new(42.0, 9.0, 41.0, 10.0).is_err());
+        assert!(BoundingBox::new(41.0, 9.0, 42.0, 10.0).is_ok());
+    }
+
+    #[test]
+    fn deserialize_validates() {
+        let ok: GeoPoint = serde_json::from_str(r#"{"lat": 48.8, "lon": 2.3}"#).unwrap();
+        assert_eq!(ok.lat(), 48.8);
+        assert!(serde_json::from_str::<GeoPoint>(r#"{"lat": 100.0, "lon": 0.0}"#).is_err());
+    }
+}

@@ -1,0 +1,316 @@
+//! The index handle: writing, committing, searching.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+};
+
+use crate::analysis::{french_analyzer, text_query, FRENCH};
+use crate::collect::{page, OfferCollector};
+use crate::query::{DigitalMode, Plan, Query};
+use crate::schema::{build_schema, Fields};
+use crate::{GeoPoint, IndexError, OfferDoc};
+
+/// Writer memory budget per indexing thread (tantivy needs at least 15 MB).
+const WRITER_HEAP_PER_THREAD: usize = 25_000_000;
+/// Indexing threads, at most; the budget is 25 MB per thread (50–100 MB).
+const MAX_WRITER_THREADS: usize = 4;
+
+/// One search result, with the offer's fast-field values so that callers can
+/// re-rank thousands of candidates without fetching stored documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Offer id.
+    pub id: u64,
+    /// BM25 text score (field-boosted); 0 when the query has no text.
+    pub score: f32,
+    /// Great-circle distance in metres to the geo filter's centre (the box
+    /// centre for bounding boxes); `None` for digital offers or without geo
+    /// filter.
+    pub distance_m: Option<f64>,
+    /// Category code.
+    pub category: String,
+    /// Subcategory code.
+    pub subcategory: String,
+    /// Venue id.
+    pub venue_id: Option<u64>,
+    /// Offerer id.
+    pub offerer_id: u64,
+    /// Location; `None` for digital offers.
+    pub location: Option<GeoPoint>,
+    /// Lowest bookable price, in cents.
+    pub price_cents: u64,
+    /// Duo offer.
+    pub is_duo: bool,
+    /// Event offer.
+    pub is_event: bool,
+    /// Next event date, unix seconds.
+    pub next_beginning_at: Option<i64>,
+    /// Bookings count.
+    pub popularity: u64,
+}
+
+/// Number of matching offers in one category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryFacet {
+    /// Category code.
+    pub category: String,
+    /// Matching offers (all pages) in that category.
+    pub count: u64,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchResults {
+    /// The requested page, best first.
+    pub hits: Vec<Hit>,
+    /// Number of matching offers over all pages.
+    pub total: usize,
+    /// Per-category counts over all matching offers, by descending count then
+    /// category; empty unless [`Query::facets`] was set.
+    pub facets: Vec<CategoryFacet>,
+}
+
+/// The offer index. `Send + Sync`; share it behind an `Arc`.
+///
+/// Writes ([`upsert`](Self::upsert), [`delete`](Self::delete)) are buffered
+/// until [`commit`](Self::commit), which makes them visible to searches
+/// before it returns. Searches never wait for writers.
+pub struct OfferIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for OfferIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfferIndex")
+            .field("doc_count", &self.doc_count())
+            .finish()
+    }
+}
+
+impl OfferIndex {
+    /// A fresh index in memory (tests, benchmarks, small deployments).
+    pub fn in_ram() -> Result<Self, IndexError> {
+        Self::from_index(Index::create_in_ram(build_schema()))
+    }
+
+    /// Opens the index stored in `dir`, or creates an empty one there (the
+    /// directory is created if needed).
+    ///
+    /// An existing index is checked (schema and file checksums); a corrupt or
+    /// incompatible one is an error, and the caller decides to wipe and
+    /// rebuild. Likewise, an empty index (see [`is_empty`](Self::is_empty))
+    /// tells the caller to load the catalogue.
+    pub fn open_or_create(dir: &Path) -> Result<Self, IndexError> {
+        std::fs::create_dir_all(dir).map_err(tantivy::TantivyError::from)?;
+        let directory = MmapDirectory::open(dir)?;
+        let exists = Index::exists(&directory).map_err(tantivy::TantivyError::from)?;
+        let index = if exists {
+            let index = Index::open(directory)?;
+            if index.schema() != build_schema() {
+                return Err(IndexError::SchemaMismatch);
+            }
+            let corrupt = index.validate_checksum()?;
+            if !corrupt.is_empty() {
+                return Err(IndexError::CorruptIndex(format!(
+                    "bad checksums in {corrupt:?}"
+                )));
+            }
+            index
+        } else {
+            Index::create(directory, build_schema(), IndexSettings::default())?
+        };
+        Self::from_index(index)
+    }
+
+    fn from_index(index: Index) -> Result<Self, IndexError> {
+        index.tokenizers().register(FRENCH, french_analyzer());
+        let fields = Fields::new(&index.schema())?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_WRITER_THREADS);
+        let writer = index.writer_with_num_threads(threads, threads * WRITER_HEAP_PER_THREAD)?;
+        // Manual reload: visibility is tied to `commit`, not to a timer.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(OfferIndex {
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, IndexWriter>, IndexError> {
+        self.writer.lock().map_err(|_| IndexError::WriterPoisoned)
+    }
+
+    /// Number of searchable (committed, not deleted) offers.
+    pub fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// `true` when no committed offer is searchable.
+    pub fn is_empty(&self) -> bool {
+        self.doc_count() == 0
+    }
+
+    /// Adds offers, replacing any with the same id (also within the batch:
+    /// the last one wins). Invisible until [`commit`](Self::commit).
+    pub fn upsert(&self, docs: impl IntoIterator<Item = OfferDoc>) -> Result<(), IndexError> {
+        let writer = self.writer()?;
+        for doc in docs {
+            writer.delete_term(Term::from_field_u64(self.fields.id, doc.id));
+            writer.add_document(doc.to_document(&self.fields))?;
+        }
+        Ok(())
+    }
+
+    /// Removes an offer (no-op if absent). Invisible until
+    /// [`commit`](Self::commit).
+    pub fn delete(&self, id: u64) -> Result<(), IndexError> {
+        self.writer()?
+            .delete_term(Term::from_field_u64(self.fields.id, id));
+        Ok(())
+    }
+
+    /// Persists pending writes and reloads the reader, so that searches see
+    /// them as soon as this returns.
+    pub fn commit(&self) -> Result<(), IndexError> {
+        let mut writer = self.writer()?;
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The stored offer with this id, if any.
+    pub fn get(&self, id: u64) -> Result<Option<OfferDoc>, IndexError> {
+        let searcher = self.reader.searcher();
+        let q = TermQuery::new(
+            Term::from_field_u64(self.fields.id, id),
+            IndexRecordOption::Basic,
+        );
+        let Some((_, addr)) = searcher
+            .search(&q, &TopDocs::with_limit(1))?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        OfferDoc::from_document(&doc, &self.fields).map(Some)
+    }
+
+    /// Runs a search. Bad input (see [`IndexError::is_bad_input`]) is
+    /// reported before touching the index.
+    ///
+    /// With several words, offers must contain all of them; if none does,
+    /// the search is retried accepting any of them (ranked by BM25, so offers
+    /// with more of the words still come first).
+    pub fn search(&self, q: &Query) -> Result<SearchResults, IndexError> {
+        let plan = q.plan()?;
+        let searcher = self.reader.searcher();
+        let collector = OfferCollector::new(&plan);
+        let mut harvest = searcher.search(self.tantivy_query(&plan, true).as_ref(), &collector)?;
+        if harvest.total == 0 && plan.terms.len() > 1 {
+            harvest = searcher.search(self.tantivy_query(&plan, false).as_ref(), &collector)?;
+        }
+        let mut facets: Vec<CategoryFacet> = if plan.facets {
+            harvest
+                .facets
+                .into_iter()
+                .map(|(category, count)| CategoryFacet { category, count })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        facets.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.category.cmp(&b.category))
+        });
+        Ok(SearchResults {
+            hits: page(harvest.hits, plan.offset, plan.limit),
+            total: harvest.total,
+            facets,
+        })
+    }
+
+    /// The inverted-index part of the search: text terms plus cheap
+    /// pre-filters (H3 cells, digital flag, categories). Exact geo tests and
+    /// numeric filters run in the collector.
+    fn tantivy_query(&self, plan: &Plan, require_all: bool) -> Box<dyn TantivyQuery> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
+        if !plan.terms.is_empty() {
+            clauses.push((Occur::Must, text_query(&plan.terms, &f.text, require_all)));
+        }
+        let digital = |yes: bool| -> Box<dyn TantivyQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_bool(f.digital, yes),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let mut filters: Vec<Box<dyn TantivyQuery>> = Vec::new();
+        match plan.digital {
+            DigitalMode::Only => filters.push(digital(true)),
+            DigitalMode::Exclude => filters.push(digital(false)),
+            DigitalMode::Include => {}
+        }
+        if let (Some(cells), false) = (&plan.cells, plan.digital == DigitalMode::Only) {
+            let cells: Box<dyn TantivyQuery> = Box::new(TermSetQuery::new(
+                cells.iter().map(|&c| Term::from_field_u64(f.h3, c)),
+            ));
+            filters.push(if plan.digital == DigitalMode::Include {
+                // Digital offers have no cell but bypass the geo filter.
+                Box::new(BooleanQuery::union(vec![cells, digital(true)]))
+            } else {
+                cells
+            });
+        }
+        for (field, values) in [
+            (f.category, &plan.filters.categories),
+            (f.subcategory, &plan.filters.subcategories),
+        ] {
+            if !values.is_empty() {
+                filters.push(Box::new(TermSetQuery::new(
+                    values.iter().map(|v| Term::from_field_text(field, v)),
+                )));
+            }
+        }
+        // Filters must not change the text score.
+        clauses.extend(filters.into_iter().map(|q| {
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(q, 0.0)) as Box<dyn TantivyQuery>,
+            )
+        }));
+        if clauses.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<OfferIndex>();
+    }
+}

@@ -1,0 +1,216 @@
+//! What a search asks for, and its validation into an execution plan.
+
+use crate::analysis::analyze;
+use crate::cover::disk_cover;
+use crate::geo::{BoundingBox, GeoPoint};
+use crate::IndexError;
+
+/// Longest accepted search text, in characters.
+pub const MAX_QUERY_CHARS: usize = 1_000;
+/// Largest page size; larger `limit`s are silently capped.
+pub const MAX_LIMIT: usize = 10_000;
+/// Page size of [`Query::default`].
+pub const DEFAULT_LIMIT: usize = 20;
+/// Smallest search radius, in metres.
+pub const MIN_RADIUS_M: f64 = 1.0;
+/// Largest search radius, in metres (1000 km).
+pub const MAX_RADIUS_M: f64 = 1_000_000.0;
+
+/// How digital offers (no location, available nationwide) take part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DigitalMode {
+    /// Digital and physical offers; digital ones bypass the geo filter.
+    #[default]
+    Include,
+    /// Physical offers only.
+    Exclude,
+    /// Digital offers only; the geo filter is then ignored.
+    Only,
+}
+
+/// Where physical offers must be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GeoFilter {
+    /// Within `radius_m` metres (great-circle) of `center`; `radius_m` must be
+    /// within [`MIN_RADIUS_M`]`..=`[`MAX_RADIUS_M`]. Hits carry their distance
+    /// to `center`.
+    Radius {
+        /// Centre of the disk.
+        center: GeoPoint,
+        /// Radius in metres.
+        radius_m: f64,
+    },
+    /// Inside the box (edges included). Hits carry their distance to the
+    /// box's [`BoundingBox::center`].
+    BoundingBox(BoundingBox),
+}
+
+/// Result order. Ties are always broken by ascending offer id, so results
+/// and pages are deterministic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    /// BM25 text score, descending.
+    Relevance,
+    /// Distance to the geo filter's centre, ascending; offers without a
+    /// distance (digital ones, or any offer when there is no geo filter) come
+    /// last, by id.
+    Distance,
+    /// `score / (1 + distance_km / 10)`, descending: an offer 10 km away needs
+    /// twice the text score of one next door. Digital offers get no distance
+    /// penalty (they are usable from anywhere).
+    Blend,
+}
+
+/// Exact-match and range filters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    /// Keep offers whose category is one of these (empty: no constraint).
+    pub categories: Vec<String>,
+    /// Keep offers whose subcategory is one of these (empty: no constraint).
+    pub subcategories: Vec<String>,
+    /// Keep offers costing at most this, in cents.
+    pub max_price_cents: Option<u64>,
+    /// Keep free offers only (price 0).
+    pub free_only: bool,
+    /// Keep duo offers only.
+    pub duo_only: bool,
+    /// Keep offers whose next date is at or after this (unix seconds);
+    /// offers without a date are then excluded.
+    pub begins_after: Option<i64>,
+    /// Keep offers whose next date is at or before this (unix seconds);
+    /// offers without a date are then excluded.
+    pub begins_before: Option<i64>,
+    /// Also return sold-out offers (excluded by default).
+    pub include_sold_out: bool,
+}
+
+/// A search.
+///
+/// `Default` gives: no text, no geo filter, digital offers included, no
+/// filters, default sort, first page of [`DEFAULT_LIMIT`] hits, no facets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// Free text, analysed like the documents and never parsed as query
+    /// syntax. `None`, empty or whitespace: no text constraint. At most
+    /// [`MAX_QUERY_CHARS`] characters. Text without any searchable word
+    /// (only punctuation, emoji or function words like "de") is treated as
+    /// no text constraint too.
+    pub text: Option<String>,
+    /// Location constraint for physical offers.
+    pub geo: Option<GeoFilter>,
+    /// Digital offers handling.
+    pub digital: DigitalMode,
+    /// Filters.
+    pub filters: Filters,
+    /// Order; `None`: [`SortBy::Relevance`] when there is text, else
+    /// [`SortBy::Distance`].
+    pub sort: Option<SortBy>,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Page size, capped at [`MAX_LIMIT`]. Zero returns no hits but still
+    /// counts `total` and facets.
+    pub limit: usize,
+    /// Compute per-category counts over all matching offers.
+    pub facets: bool,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            text: None,
+            geo: None,
+            digital: DigitalMode::default(),
+            filters: Filters::default(),
+            sort: None,
+            offset: 0,
+            limit: DEFAULT_LIMIT,
+            facets: false,
+        }
+    }
+}
+
+/// The geo part of a validated query.
+#[derive(Debug, Clone)]
+pub(crate) enum GeoPlan {
+    None,
+    Radius { center: GeoPoint, radius_m: f64 },
+    Box { bbox: BoundingBox, center: GeoPoint },
+}
+
+/// A validated query, ready to run.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub terms: Vec<String>,
+    pub geo: GeoPlan,
+    /// H3 cells covering the geo filter; `None` when there is no geo filter
+    /// or its cover is too large (then the exact test alone decides).
+    pub cells: Option<Vec<u64>>,
+    pub digital: DigitalMode,
+    pub filters: Filters,
+    pub sort: SortBy,
+    pub offset: usize,
+    pub limit: usize,
+    pub facets: bool,
+}
+
+impl Query {
+    /// Validates the query; every bad-input error surfaces here.
+    pub(crate) fn plan(&self) -> Result<Plan, IndexError> {
+        let text = self.text.as_deref().unwrap_or("");
+        let chars = text.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(IndexError::QueryTooLong {
+                chars,
+                max: MAX_QUERY_CHARS,
+            });
+        }
+        let terms = analyze(text);
+        let (geo, cells) = match self.geo {
+            None => (GeoPlan::None, None),
+            Some(GeoFilter::Radius { center, radius_m }) => {
+                // `contains` is false for NaN, so NaN is rejected too.
+                if !(MIN_RADIUS_M..=MAX_RADIUS_M).contains(&radius_m) {
+                    return Err(IndexError::InvalidRadius(radius_m));
+                }
+                // Re-validate: a GeoPoint can only be built valid, but be
+                // strict about what reaches h3o.
+                let center = GeoPoint::new(center.lat(), center.lon())?;
+                let cells = self
+                    .needs_cover()
+                    .then(|| disk_cover(center, radius_m))
+                    .flatten();
+                (GeoPlan::Radius { center, radius_m }, cells)
+            }
+            Some(GeoFilter::BoundingBox(bbox)) => {
+                bbox.validate()?;
+                let center = bbox.center();
+                let radius = bbox.circumradius_m();
+                let cells = (self.needs_cover() && radius <= MAX_RADIUS_M)
+                    .then(|| disk_cover(center, radius.max(MIN_RADIUS_M)))
+                    .flatten();
+                (GeoPlan::Box { bbox, center }, cells)
+            }
+        };
+        let sort = self.sort.unwrap_or(if terms.is_empty() {
+            SortBy::Distance
+        } else {
+            SortBy::Relevance
+        });
+        Ok(Plan {
+            terms,
+            geo,
+            cells,
+            digital: self.digital,
+            filters: self.filters.clone(),
+            sort,
+            offset: self.offset,
+            limit: self.limit.min(MAX_LIMIT),
+            facets: self.facets,
+        })
+    }
+
+    /// With only digital offers wanted, the geo filter does not apply.
+    fn needs_cover(&self) -> bool {
+        self.digital != DigitalMode::Only
+    }
+}

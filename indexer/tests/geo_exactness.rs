@@ -1,0 +1,299 @@
+//! The H3 cover plus exact filter must return exactly what a brute-force
+//! haversine scan returns.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use h3o::{LatLng, Resolution};
+use indexer::{
+    haversine_m, BoundingBox, DigitalMode, Filters, GeoFilter, GeoPoint, OfferDoc, OfferIndex,
+    Query, SortBy,
+};
+use rand::Rng;
+
+fn build(rng: &mut TestRng) -> (OfferIndex, Vec<OfferDoc>) {
+    let offers = random_offers(rng, 2_000);
+    let index = OfferIndex::in_ram().unwrap();
+    // Several commits: several segments, as in production.
+    for chunk in offers.chunks(700) {
+        index.upsert(chunk.iter().cloned()).unwrap();
+        index.commit().unwrap();
+    }
+    assert_eq!(index.doc_count(), 2_000);
+    (index, offers)
+}
+
+fn geo_query(geo: GeoFilter, digital: DigitalMode) -> Query {
+    Query {
+        geo: Some(geo),
+        digital,
+        sort: Some(SortBy::Distance),
+        limit: 10_000,
+        filters: Filters {
+            include_sold_out: true,
+            ..Filters::default()
+        },
+        ..Query::default()
+    }
+}
+
+/// A point a few metres from a vertex of the H3 cell of a random offer, at
+/// a random indexed resolution: where a sloppy cover would miss.
+fn near_cell_vertex(rng: &mut TestRng, offers: &[OfferDoc]) -> GeoPoint {
+    let located: Vec<GeoPoint> = offers.iter().filter_map(|o| o.location).collect();
+    let p = located[rng.gen_range(0..located.len())];
+    let res = Resolution::try_from(rng.gen_range(2u8..=9)).unwrap();
+    let cell = LatLng::new(p.lat(), p.lon()).unwrap().to_cell(res);
+    let boundary = cell.boundary();
+    let v = boundary[rng.gen_range(0..boundary.len())];
+    offset(
+        v.lat(),
+        v.lng(),
+        rng.gen_range(0.0..5.0),
+        rng.gen_range(0.0..std::f64::consts::TAU),
+    )
+}
+
+#[test]
+fn radius_queries_match_brute_force() {
+    let mut rng = rng(7);
+    let (index, offers) = build(&mut rng);
+    let mut non_empty = 0;
+    let mut total_hits = 0;
+    for i in 0..1_000 {
+        let center = match i % 3 {
+            0 => {
+                let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
+                offset(
+                    lat,
+                    lon,
+                    rng.gen_range(0.0..20_000.0),
+                    rng.gen_range(0.0..6.3),
+                )
+            }
+            1 => loop {
+                if let Some(p) = offers[rng.gen_range(0..offers.len())].location {
+                    break p;
+                }
+            },
+            _ => near_cell_vertex(&mut rng, &offers),
+        };
+        let radius_m = log_uniform(&mut rng, 500.0, 100_000.0);
+        let results = index
+            .search(&geo_query(
+                GeoFilter::Radius { center, radius_m },
+                DigitalMode::Exclude,
+            ))
+            .unwrap();
+
+        let expected: BTreeMap<u64, f64> = offers
+            .iter()
+            .filter_map(|o| Some((o.id, haversine_m(center, o.location?))))
+            .filter(|&(_, d)| d <= radius_m)
+            .collect();
+        let got: BTreeMap<u64, f64> = results
+            .hits
+            .iter()
+            .map(|h| (h.id, h.distance_m.unwrap()))
+            .collect();
+        let missing: Vec<_> = expected.keys().filter(|id| !got.contains_key(id)).collect();
+        let extra: Vec<_> = got.keys().filter(|id| !expected.contains_key(id)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "query {i} at {center:?} r={radius_m}: missing {missing:?}, extra {extra:?}"
+        );
+        assert_eq!(results.total, expected.len());
+        for (id, d) in &got {
+            let e = expected[id];
+            assert!(
+                (d - e).abs() <= 1e-6 * e.max(1.0),
+                "distance of {id}: {d} vs {e}"
+            );
+        }
+        // Distance order, ties by id.
+        assert!(results
+            .hits
+            .windows(2)
+            .all(|w| (w[0].distance_m, w[0].id) <= (w[1].distance_m, w[1].id)));
+        non_empty += usize::from(!expected.is_empty());
+        total_hits += expected.len();
+    }
+    // The test is only meaningful if many queries do hit something.
+    assert!(non_empty > 600, "only {non_empty} non-empty queries");
+    assert!(total_hits > 10_000, "only {total_hits} hits in all");
+}
+
+#[test]
+fn bounding_boxes_match_brute_force() {
+    let mut rng = rng(11);
+    let (index, offers) = build(&mut rng);
+    let mut non_empty = 0;
+    for i in 0..300 {
+        let c = match i % 3 {
+            0 => {
+                let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
+                GeoPoint::new(lat, lon).unwrap()
+            }
+            1 => near_cell_vertex(&mut rng, &offers),
+            _ => random_point(&mut rng),
+        };
+        let half_lat = log_uniform(&mut rng, 0.005, 1.5);
+        let half_lon = log_uniform(&mut rng, 0.005, 1.5);
+        let mut bbox = BoundingBox::new(
+            (c.lat() - half_lat).max(-90.0),
+            (c.lon() - half_lon).max(-180.0),
+            (c.lat() + half_lat).min(90.0),
+            (c.lon() + half_lon).min(180.0),
+        )
+        .unwrap();
+        // Edges exactly on offers: the box is inclusive.
+        if i % 5 == 0 {
+            if let Some(p) = offers
+                .iter()
+                .filter_map(|o| o.location)
+                .find(|p| bbox.contains(*p))
+            {
+                bbox.north = p.lat();
+                bbox.west = p.lon();
+            }
+        }
+        let results = index
+            .search(&geo_query(
+                GeoFilter::BoundingBox(bbox),
+                DigitalMode::Exclude,
+            ))
+            .unwrap();
+        let center = bbox.center();
+        let expected: BTreeMap<u64, f64> = offers
+            .iter()
+            .filter_map(|o| Some((o.id, o.location?)))
+            .filter(|(_, p)| bbox.contains(*p))
+            .map(|(id, p)| (id, haversine_m(center, p)))
+            .collect();
+        let got: BTreeMap<u64, f64> = results
+            .hits
+            .iter()
+            .map(|h| (h.id, h.distance_m.unwrap()))
+            .collect();
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "box {i}: {bbox:?}"
+        );
+        for (id, d) in &got {
+            assert!((d - expected[id]).abs() <= 1e-6 * expected[id].max(1.0));
+        }
+        non_empty += usize::from(!expected.is_empty());
+    }
+    assert!(non_empty > 150, "only {non_empty} non-empty boxes");
+}
+
+#[test]
+fn digital_offers_bypass_geo_filters() {
+    let mut rng = rng(3);
+    let (index, offers) = build(&mut rng);
+    let digital: Vec<u64> = offers
+        .iter()
+        .filter(|o| o.location.is_none())
+        .map(|o| o.id)
+        .collect();
+    let center = GeoPoint::new(AJACCIO.0, AJACCIO.1).unwrap();
+    let geo = GeoFilter::Radius {
+        center,
+        radius_m: 10_000.0,
+    };
+    let physical = index.search(&geo_query(geo, DigitalMode::Exclude)).unwrap();
+    let all = index.search(&geo_query(geo, DigitalMode::Include)).unwrap();
+    let only = index.search(&geo_query(geo, DigitalMode::Only)).unwrap();
+    assert_eq!(all.total, physical.total + digital.len());
+    // Digital offers come after physical ones under distance sort, by id.
+    let tail: Vec<u64> = all.hits[physical.total..].iter().map(|h| h.id).collect();
+    assert_eq!(tail, digital);
+    assert!(all.hits[physical.total..]
+        .iter()
+        .all(|h| h.distance_m.is_none() && h.location.is_none()));
+    assert_eq!(only.hits.iter().map(|h| h.id).collect::<Vec<_>>(), digital);
+}
+
+#[test]
+fn huge_boxes_and_extreme_radii_stay_exact() {
+    let mut rng = rng(5);
+    let (index, offers) = build(&mut rng);
+    // All of metropolitan France and more: beyond the cover limit, scanned.
+    let bbox = BoundingBox::new(-25.0, -60.0, 52.0, 60.0).unwrap();
+    let r = index
+        .search(&geo_query(
+            GeoFilter::BoundingBox(bbox),
+            DigitalMode::Exclude,
+        ))
+        .unwrap();
+    let expected = offers
+        .iter()
+        .filter(|o| o.location.is_some_and(|p| bbox.contains(p)))
+        .count();
+    assert_eq!(r.total, expected);
+    for radius_m in [1.0, 1_000_000.0] {
+        let center = offers[0].location.or(offers[1].location).unwrap();
+        let r = index
+            .search(&geo_query(
+                GeoFilter::Radius { center, radius_m },
+                DigitalMode::Exclude,
+            ))
+            .unwrap();
+        let expected = offers
+            .iter()
+            .filter(|o| {
+                o.location
+                    .is_some_and(|p| haversine_m(center, p) <= radius_m)
+            })
+            .count();
+        assert_eq!(r.total, expected, "radius {radius_m}");
+    }
+}
+
+#[test]
+fn invalid_geo_input_is_bad_input() {
+    let index = OfferIndex::in_ram().unwrap();
+    let c = GeoPoint::new(PARIS.0, PARIS.1).unwrap();
+    for radius_m in [0.5, 0.0, -1.0, 1_000_001.0, f64::NAN, f64::INFINITY] {
+        let err = index
+            .search(&geo_query(
+                GeoFilter::Radius {
+                    center: c,
+                    radius_m,
+                },
+                DigitalMode::Include,
+            ))
+            .unwrap_err();
+        assert!(err.is_bad_input(), "{radius_m}: {err}");
+    }
+    let crossing = BoundingBox {
+        south: 10.0,
+        west: 170.0,
+        north: 20.0,
+        east: -170.0,
+    };
+    let inverted = BoundingBox {
+        south: 20.0,
+        west: 0.0,
+        north: 10.0,
+        east: 1.0,
+    };
+    let out_of_range = BoundingBox {
+        south: 10.0,
+        west: 0.0,
+        north: 95.0,
+        east: 1.0,
+    };
+    for bbox in [crossing, inverted, out_of_range] {
+        let err = index
+            .search(&geo_query(
+                GeoFilter::BoundingBox(bbox),
+                DigitalMode::Include,
+            ))
+            .unwrap_err();
+        assert!(err.is_bad_input(), "{bbox:?}: {err}");
+    }
+}

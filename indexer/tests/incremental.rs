@@ -1,0 +1,223 @@
+//! Upserts, deletes and commits; on-disk persistence.
+
+mod common;
+
+use common::*;
+use indexer::{Filters, GeoFilter, GeoPoint, OfferIndex, Query};
+
+fn text(t: &str) -> Query {
+    Query {
+        text: Some(t.into()),
+        ..Query::default()
+    }
+}
+
+fn ids(index: &OfferIndex, q: &Query) -> Vec<u64> {
+    index.search(q).unwrap().hits.iter().map(|h| h.id).collect()
+}
+
+fn near(p: (f64, f64)) -> Query {
+    Query {
+        geo: Some(GeoFilter::Radius {
+            center: GeoPoint::new(p.0, p.1).unwrap(),
+            radius_m: 5_000.0,
+        }),
+        ..Query::default()
+    }
+}
+
+#[test]
+fn changes_are_visible_right_after_commit() {
+    let index = OfferIndex::in_ram().unwrap();
+    assert!(index.is_empty());
+    let original = offer(1, "Concert de jazz");
+    index
+        .upsert([original.clone(), offer(2, "Théâtre")])
+        .unwrap();
+    assert_eq!(index.doc_count(), 0, "not visible before commit");
+    index.commit().unwrap();
+    assert_eq!(index.doc_count(), 2);
+    assert_eq!(index.get(1).unwrap(), Some(original.clone()));
+    assert_eq!(index.get(3).unwrap(), None);
+
+    let cheap = Query {
+        filters: Filters {
+            max_price_cents: Some(500),
+            ..Filters::default()
+        },
+        ..Query::default()
+    };
+    assert_eq!(ids(&index, &cheap), Vec::<u64>::new());
+
+    // Price change.
+    let mut changed = original.clone();
+    changed.price_cents = 300;
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &cheap), vec![1]);
+    assert_eq!(index.doc_count(), 2, "upsert replaces, never duplicates");
+
+    // Sold out.
+    changed.sold_out = true;
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &cheap), Vec::<u64>::new());
+    changed.sold_out = false;
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &cheap), vec![1]);
+
+    // Moved from Paris to Ajaccio.
+    assert_eq!(ids(&index, &near(PARIS)), vec![1, 2]);
+    changed.location = Some(GeoPoint::new(AJACCIO.0, AJACCIO.1).unwrap());
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &near(PARIS)), vec![2]);
+    let hits = index.search(&near(AJACCIO)).unwrap().hits;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, 1);
+    assert!(hits[0].distance_m.unwrap() < 1e-6);
+
+    // Title change.
+    changed.title = "Récital de piano".into();
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &text("jazz")), Vec::<u64>::new());
+    assert_eq!(ids(&index, &text("piano")), vec![1]);
+    assert_eq!(index.get(1).unwrap(), Some(changed.clone()));
+
+    // Becomes digital.
+    changed.location = None;
+    index.upsert([changed.clone()]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(ids(&index, &near(AJACCIO)), vec![1]);
+    assert_eq!(
+        index.search(&near(AJACCIO)).unwrap().hits[0].distance_m,
+        None
+    );
+
+    // Delete.
+    index.delete(1).unwrap();
+    index.delete(12345).unwrap();
+    assert_eq!(index.doc_count(), 2, "not visible before commit");
+    index.commit().unwrap();
+    assert_eq!(index.doc_count(), 1);
+    assert_eq!(index.get(1).unwrap(), None);
+    assert_eq!(ids(&index, &text("piano")), Vec::<u64>::new());
+}
+
+#[test]
+fn last_upsert_of_a_batch_wins() {
+    let index = OfferIndex::in_ram().unwrap();
+    index
+        .upsert([offer(1, "Avant"), offer(1, "Après")])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.doc_count(), 1);
+    assert_eq!(index.get(1).unwrap().unwrap().title, "Après");
+}
+
+#[test]
+fn stored_documents_round_trip() {
+    let offers = random_offers(&mut rng(8), 300);
+    let index = OfferIndex::in_ram().unwrap();
+    index.upsert(offers.iter().cloned()).unwrap();
+    index.commit().unwrap();
+    for o in &offers {
+        assert_eq!(index.get(o.id).unwrap().as_ref(), Some(o));
+    }
+}
+
+#[test]
+fn on_disk_index_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let offers = random_offers(&mut rng(9), 500);
+    let query = near(PARIS);
+    let before = {
+        let index = OfferIndex::open_or_create(dir.path()).unwrap();
+        assert!(index.is_empty());
+        index.upsert(offers.iter().cloned()).unwrap();
+        index.commit().unwrap();
+        index.delete(offers[0].id).unwrap();
+        index.commit().unwrap();
+        assert_eq!(index.doc_count(), 499);
+        index.search(&query).unwrap()
+    };
+    let index = OfferIndex::open_or_create(dir.path()).unwrap();
+    assert_eq!(index.doc_count(), 499);
+    assert_eq!(index.search(&query).unwrap(), before);
+    assert_eq!(index.get(offers[1].id).unwrap().as_ref(), Some(&offers[1]));
+    assert_eq!(index.get(offers[0].id).unwrap(), None);
+    // Still writable after reopening.
+    index.upsert([offer(10_000, "Nouvelle offre")]).unwrap();
+    index.commit().unwrap();
+    assert_eq!(index.doc_count(), 500);
+}
+
+#[test]
+fn corrupt_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = OfferIndex::open_or_create(dir.path()).unwrap();
+        index.upsert(random_offers(&mut rng(10), 50)).unwrap();
+        index.commit().unwrap();
+    }
+    std::fs::write(dir.path().join("meta.json"), b"{ not json").unwrap();
+    let err = OfferIndex::open_or_create(dir.path()).unwrap_err();
+    assert!(!err.is_bad_input());
+
+    // Damaged segment files are caught by their checksums.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = OfferIndex::open_or_create(dir.path()).unwrap();
+        index.upsert(random_offers(&mut rng(10), 50)).unwrap();
+        index.commit().unwrap();
+    }
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "store") {
+            let mut bytes = std::fs::read(&path).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0xFF;
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+    assert!(OfferIndex::open_or_create(dir.path()).is_err());
+}
+
+#[test]
+fn concurrent_searches_during_writes() {
+    let index = std::sync::Arc::new(OfferIndex::in_ram().unwrap());
+    let offers = random_offers(&mut rng(12), 400);
+    std::thread::scope(|s| {
+        let writer = {
+            let index = index.clone();
+            let offers = offers.clone();
+            s.spawn(move || {
+                for chunk in offers.chunks(50) {
+                    index.upsert(chunk.iter().cloned()).unwrap();
+                    index.commit().unwrap();
+                }
+            })
+        };
+        for _ in 0..2 {
+            let index = index.clone();
+            s.spawn(move || {
+                let mut last = 0;
+                for _ in 0..50 {
+                    let n = index
+                        .search(&Query {
+                            limit: 0,
+                            ..Query::default()
+                        })
+                        .unwrap()
+                        .total;
+                    assert!(n >= last, "visible offers never decrease");
+                    last = n;
+                }
+            });
+        }
+        writer.join().unwrap();
+    });
+    assert_eq!(index.doc_count(), 400);
+}
