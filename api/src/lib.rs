@@ -1,0 +1,28 @@
+//! Mosaic's HTTP service: thin handlers over [`engine::Engine`].
+//!
+//! [`router`] builds the routes; [`serve`] runs them until a shutdown signal,
+//! letting requests in flight (bookings included) finish.
+
+mod auth;
+mod extract;
+pub mod problem;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use engine::Engine;
+use tokio::net::TcpListener;
+
+pub use routes::router;
+
+/// Serves `engine` on `listener` until `shutdown` resolves, then drains requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(engine))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,97 @@
+//! Errors as `application/problem+json` (RFC 9457): the one place engine errors meet HTTP.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use engine::booking::Refusal;
+use engine::EngineError;
+use serde::Serialize;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// Stable machine-readable code, also the last segment of `type`.
+    pub code: &'static str,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+}
+
+impl Problem {
+    /// A problem with this status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400 for a parameter the client got wrong.
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    /// 404 for a route or resource that does not exist.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = Body {
+            kind: format!("https://mosaic.example/problems/{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: &self.detail,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            json,
+        )
+            .into_response()
+    }
+}
+
+fn refusal_status(r: Refusal) -> StatusCode {
+    match r {
+        Refusal::InvalidQuantity | Refusal::DuoNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Problem {
+        match e {
+            EngineError::BadInput(detail) => Problem::bad_request(detail),
+            EngineError::NotFound { .. } => Problem::not_found(e.to_string()),
+            EngineError::Refused(r) => Problem::new(refusal_status(r), r.code(), r.to_string()),
+            EngineError::Index(ref ie) if ie.is_bad_input() => Problem::bad_request(ie.to_string()),
+            EngineError::IdempotencyConflict => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            other => {
+                tracing::error!(error = %other, "internal error");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The HTTP routes: parse, call the engine, serialise. Nothing else.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::auth::Principal;
+use engine::booking::Canceller;
+use engine::domain::Coordinates;
+use engine::ids::{BookingId, OfferId, StockId, UserId};
+use engine::store::IdempotencyKey;
+use engine::{DigitalMode, Engine, FeedRequest, SearchRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{forbidden, Caller};
+use crate::extract::{Json, Path, Query};
+use crate::problem::Problem;
+
+/// Request bodies are small JSON objects; anything larger is refused with 413.
+const BODY_LIMIT: usize = 64 * 1024;
+
+type AppState = Arc<Engine>;
+type Answer<T> = Result<T, Problem>;
+
+/// The service's routes over `engine`.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/feed", get(feed))
+        .route("/v1/search", get(search))
+        .route("/v1/offers/{id}", get(offer))
+        .route("/v1/users/{id}/wallet", get(wallet))
+        .route("/v1/bookings", post(book))
+        .route("/v1/bookings/{id}/cancel", post(cancel))
+        .route("/v1/partner/bookings/{token}/use", post(use_booking))
+        .route("/v1/partner/bookings/{id}/cancel", post(partner_cancel))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(engine)
+}
+
+async fn health(State(engine): State<AppState>) -> Answer<impl IntoResponse> {
+    engine.store().ping().await?;
+    Ok(axum::Json(
+        json!({"status": "ok", "indexed_offers": engine.indexed_offers()}),
+    ))
+}
+
+/// A point from optional `lat` and `lon`: both or neither.
+fn point(lat: Option<f64>, lon: Option<f64>) -> Answer<Option<Coordinates>> {
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Coordinates::new(lat, lon).map(Some).map_err(|_| {
+            Problem::bad_request("lat must be within [-90, 90] and lon within [-180, 180]")
+        }),
+        (None, None) => Ok(None),
+        _ => Err(Problem::bad_request("lat and lon go together")),
+    }
+}
+
+#[derive(Deserialize)]
+struct FeedParams {
+    user_id: i64,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    radius_km: Option<f64>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+async fn feed(
+    State(engine): State<AppState>,
+    Query(p): Query<FeedParams>,
+) -> Answer<impl IntoResponse> {
+    let page = engine
+        .feed(&FeedRequest {
+            user_id: UserId(p.user_id),
+            at: point(p.lat, p.lon)?,
+            radius_km: p.radius_km,
+            limit: p.limit.unwrap_or(20),
+            cursor: p.cursor,
+        })
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Digital {
+    #[default]
+    Include,
+    Exclude,
+    Only,
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    radius_km: Option<f64>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+    #[serde(default)]
+    digital: Digital,
+    /// Comma-separated category ids.
+    category: Option<String>,
+    max_price_cents: Option<u64>,
+}
+
+async fn search(
+    State(engine): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Answer<impl IntoResponse> {
+    let page = engine
+        .search(&SearchRequest {
+            q: p.q,
+            at: point(p.lat, p.lon)?,
+            radius_km: p.radius_km,
+            digital: match p.digital {
+                Digital::Include => DigitalMode::Include,
+                Digital::Exclude => DigitalMode::Exclude,
+                Digital::Only => DigitalMode::Only,
+            },
+            categories: p
+                .category
+                .iter()
+                .flat_map(|c| c.split(','))
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            max_price_cents: p.max_price_cents,
+            limit: p.limit.unwrap_or(20),
+            cursor: p.cursor,
+        })
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[derive(Deserialize)]
+struct OfferParams {
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+async fn offer(
+    State(engine): State<AppState>,
+    Path(id): Path<i64>,
+    Query(p): Query<OfferParams>,
+) -> Answer<impl IntoResponse> {
+    Ok(axum::Json(
+        engine.offer(OfferId(id), point(p.lat, p.lon)?).await?,
+    ))
+}
+
+async fn wallet(State(engine): State<AppState>, Path(id): Path<i64>) -> Answer<impl IntoResponse> {
+    Ok(axum::Json(engine.wallet(UserId(id)).await?))
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct BookingBody {
+    user_id: i64,
+    stock_id: i64,
+    #[serde(default = "one")]
+    quantity: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// Clients may send this header so that a retry books at most once.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+async fn book(
+    State(engine): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<BookingBody>,
+) -> Answer<impl IntoResponse> {
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| (1..=255).contains(&k.len()))
+                .ok_or_else(|| {
+                    Problem::bad_request(
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })?;
+            Some(IdempotencyKey::new(
+                format!("booking:user:{}", body.user_id),
+                key.to_owned(),
+                &body,
+            ))
+        }
+    };
+    let booking = engine
+        .book(
+            UserId(body.user_id),
+            StockId(body.stock_id),
+            body.quantity,
+            key,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(booking)))
+}
+
+async fn cancel(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    let Principal::User(user) = caller else {
+        return Err(forbidden());
+    };
+    engine.cancel(BookingId(id), Canceller::User(user)).await?;
+    Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
+}
+
+async fn partner_cancel(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    let Principal::Partner(offerer) = caller else {
+        return Err(forbidden());
+    };
+    engine
+        .cancel(BookingId(id), Canceller::Partner(offerer))
+        .await?;
+    Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
+}
+
+async fn use_booking(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(token): Path<String>,
+) -> Answer<impl IntoResponse> {
+    let Principal::Partner(offerer) = caller else {
+        return Err(forbidden());
+    };
+    let used = engine
+        .store()
+        .use_booking(&token.to_ascii_uppercase(), offerer, engine::now())
+        .await?;
+    Ok(axum::Json(used))
+}

@@ -1,0 +1,31 @@
+//! Mosaic's engine: the domain, the store, the dataset generator, and the facade that
+//! composes the index ([`indexer`]), the ranking ([`ranking`]) and the store.
+//!
+//! Start at [`Engine`]: every use case of the app (feed, search, offer, wallet,
+//! booking) is one method of it.
+
+pub mod auth;
+pub mod booking;
+pub mod credit;
+pub mod domain;
+mod engine;
+pub mod error;
+mod feed;
+pub mod ids;
+mod indexing;
+pub mod money;
+mod profile;
+mod search;
+pub mod seed;
+mod seeding;
+pub mod store;
+pub mod taxonomy;
+pub mod testing;
+pub mod views;
+
+pub use engine::{now, Engine};
+pub use error::EngineError;
+pub use feed::FeedRequest;
+pub use indexer::DigitalMode;
+pub use search::SearchRequest;
+pub use seeding::seed_store;

@@ -1,0 +1,156 @@
+//! Users, their deposits, and what they booked or looked at.
+
+use chrono::NaiveDate;
+
+use super::{on_pool, Store};
+use crate::domain::{Coordinates, Deposit, Timestamp, User};
+use crate::error::EngineError;
+use crate::ids::{DepositId, OfferId, UserId};
+use crate::money::Cents;
+
+/// One past booking or interaction of a user, with what profiles need of the offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub offer_id: OfferId,
+    pub title: String,
+    pub subcategory: String,
+    /// `"booking"`, or the interaction kind (`"view"`, `"click"`, `"favorite"`).
+    pub kind: String,
+    pub at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    birth_date: String,
+    department: String,
+    lat: f64,
+    lon: f64,
+    notifications_opt_in: bool,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DepositRow {
+    id: i64,
+    user_id: i64,
+    policy: String,
+    age: i32,
+    amount_cents: i64,
+    spent_cents: i64,
+    digital_spent_cents: i64,
+    physical_spent_cents: i64,
+    digital_cap_cents: Option<i64>,
+    physical_cap_cents: Option<i64>,
+    granted_at: i64,
+    expires_at: i64,
+    carried_in_cents: i64,
+    closed_cents: i64,
+}
+
+impl From<DepositRow> for Deposit {
+    fn from(r: DepositRow) -> Deposit {
+        Deposit {
+            id: DepositId(r.id),
+            user_id: UserId(r.user_id),
+            policy: r.policy,
+            age: r.age,
+            amount: Cents(r.amount_cents),
+            carried_in: Cents(r.carried_in_cents),
+            closed: Cents(r.closed_cents),
+            spent: Cents(r.spent_cents),
+            digital_spent: Cents(r.digital_spent_cents),
+            physical_spent: Cents(r.physical_spent_cents),
+            digital_cap: r.digital_cap_cents.map(Cents),
+            physical_cap: r.physical_cap_cents.map(Cents),
+            granted_at: r.granted_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+/// The deposit in force at `$2` for user `$1`: the latest granted that has not expired.
+pub(super) const ACTIVE_DEPOSIT: &str = "SELECT id, user_id, policy, age, amount_cents, spent_cents, \
+     digital_spent_cents, physical_spent_cents, digital_cap_cents, physical_cap_cents, granted_at, expires_at, \
+     carried_in_cents, closed_cents FROM deposits WHERE user_id = $1 AND granted_at <= $2 AND expires_at > $2 \
+     ORDER BY granted_at DESC, id DESC LIMIT 1";
+
+impl Store {
+    /// The user with this id.
+    pub async fn user(&self, id: UserId) -> Result<Option<User>, EngineError> {
+        let row = on_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(
+                "SELECT id, birth_date, department, lat, lon, notifications_opt_in, created_at FROM users WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(|r| {
+            Ok(User {
+                id: UserId(r.id),
+                birth_date: r
+                    .birth_date
+                    .parse::<NaiveDate>()
+                    .map_err(|e| EngineError::Data(format!("user {}: birth date: {e}", r.id)))?,
+                department: r.department,
+                home: Coordinates::new(r.lat, r.lon)?,
+                notifications_opt_in: r.notifications_opt_in,
+                created_at: r.created_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// The deposit a user can spend at `now`, if any.
+    pub async fn active_deposit(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<Deposit>, EngineError> {
+        let row = on_pool!(self, p => {
+            sqlx::query_as::<_, DepositRow>(ACTIVE_DEPOSIT).bind(user.0).bind(now).fetch_optional(p).await
+        })?;
+        Ok(row.map(Deposit::from))
+    }
+
+    /// A user's most recent bookings (not cancelled) and interactions, newest first, at most `limit` of each.
+    pub async fn history(
+        &self,
+        user: UserId,
+        limit: i64,
+    ) -> Result<Vec<HistoryEntry>, EngineError> {
+        let rows: Vec<(i64, String, String, String, i64)> = on_pool!(self, p => {
+            let mut rows = sqlx::query_as(
+                "SELECT o.id, o.title, o.subcategory, 'booking', b.created_at FROM bookings b \
+                 JOIN offers o ON o.id = b.offer_id WHERE b.user_id = $1 AND b.status <> 'cancelled' \
+                 ORDER BY b.created_at DESC, b.id DESC LIMIT $2",
+            )
+            .bind(user.0)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            rows.extend(
+                sqlx::query_as::<_, (i64, String, String, String, i64)>(
+                    "SELECT o.id, o.title, o.subcategory, i.kind, i.at FROM interactions i \
+                     JOIN offers o ON o.id = i.offer_id WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2",
+                )
+                .bind(user.0)
+                .bind(limit)
+                .fetch_all(p)
+                .await?,
+            );
+            rows
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, title, subcategory, kind, at)| HistoryEntry {
+                offer_id: OfferId(id),
+                title,
+                subcategory,
+                kind,
+                at,
+            })
+            .collect())
+    }
+}

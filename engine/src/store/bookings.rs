@@ -1,0 +1,308 @@
+//! The booking transaction: one transaction, guarded updates, nothing half-written.
+//!
+//! The stock row is locked first and the deposit second, always in that order, so
+//! concurrent bookings on PostgreSQL queue instead of deadlocking. Each guard is an
+//! `UPDATE … WHERE <still enough left>`: it re-checks under the row lock, so two
+//! requests racing for the last place cannot both win.
+
+use super::accounts::{DepositRow, ACTIVE_DEPOSIT};
+use super::idempotency::{encoded, IdempotencyKey, Outcome, Replay, INSERT_KEY, SELECT_KEY};
+use super::{on_pool, Dialect, Store};
+use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Refusal};
+use crate::domain::{Booking, BookingStatus, Deposit, Stock};
+use crate::error::EngineError;
+use crate::ids::{BookingId, DepositId, OfferId};
+use crate::money::Cents;
+
+type StockOfferRow = (
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    bool,
+    bool,
+    bool,
+    String,
+    Option<String>,
+);
+
+const STOCK_FOR_BOOKING: &str =
+    "SELECT s.offer_id, s.price_cents, s.quantity, s.booked, s.beginning_at, \
+     s.booking_limit_at, s.is_deleted, o.is_duo, o.is_active, o.subcategory, o.url \
+     FROM stocks s JOIN offers o ON o.id = s.offer_id WHERE s.id = $1";
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Why a guarded deposit update matched no row, read back from the deposit.
+fn credit_refusal(d: &Deposit, amount: Cents, digital: Cents, physical: Cents) -> Refusal {
+    let over =
+        |spent: Cents, add: Cents, cap: Option<Cents>| cap.is_some_and(|c| spent.0 + add.0 > c.0);
+    if d.remaining().0 < amount.0 {
+        Refusal::InsufficientCredit
+    } else if over(d.digital_spent, digital, d.digital_cap)
+        || over(d.physical_spent, physical, d.physical_cap)
+    {
+        Refusal::CapExceeded
+    } else {
+        // The guard and the read disagree only if the deposit changed in between: the
+        // caller saw a stale balance, which is what "insufficient" means to it.
+        Refusal::InsufficientCredit
+    }
+}
+
+impl Store {
+    /// Books a stock for a user, debiting the stock and the user's deposit in one
+    /// transaction. Refusals come back as [`EngineError::Refused`]. With a key, a retry
+    /// gets the first outcome back (the same booking, or the same refusal) and books
+    /// nothing more; the same key with another request is [`EngineError::IdempotencyConflict`].
+    pub async fn book(
+        &self,
+        req: &BookingRequest,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Booking, EngineError> {
+        let first = self.book_once(req, key).await;
+        let (Some(key), Err(EngineError::Refused(refusal))) = (key, &first) else {
+            return first;
+        };
+        // A refusal, or a key already taken: whatever was recorded first is the answer.
+        self.record_refusal(key, refusal.code(), req.now).await?;
+        match self.idempotency_replay(key).await? {
+            Some(Replay::Same(Outcome::Booked(id))) => {
+                self.booking(BookingId(id))
+                    .await?
+                    .ok_or(EngineError::NotFound {
+                        what: "booking",
+                        id,
+                    })
+            }
+            Some(Replay::Same(Outcome::Refused(code))) => {
+                Err(Refusal::from_code(&code).unwrap_or(*refusal).into())
+            }
+            Some(Replay::Conflict) => Err(EngineError::IdempotencyConflict),
+            None => first,
+        }
+    }
+
+    async fn book_once(
+        &self,
+        req: &BookingRequest,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Booking, EngineError> {
+        let next_id_sql = match self.dialect() {
+            Dialect::Postgres => "SELECT nextval(pg_get_serial_sequence('bookings', 'id'))",
+            // Safe: SQLite writers are serialised by `writer()` and the database lock.
+            Dialect::Sqlite => "SELECT COALESCE(MAX(id), 0) + 1 FROM bookings",
+        };
+        let _writer = self.writer().await;
+        let result = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if let Some(key) = key {
+                let seen: Option<(String, i32, String)> =
+                    sqlx::query_as(SELECT_KEY).bind(&key.scope).bind(&key.key).fetch_optional(&mut *tx).await?;
+                if seen.is_some() {
+                    // Answered before: the caller replays what was recorded.
+                    return Err(Refusal::DuplicateBooking.into());
+                }
+            }
+            let row: Option<StockOfferRow> =
+                sqlx::query_as(STOCK_FOR_BOOKING).bind(req.stock_id.0).fetch_optional(&mut *tx).await?;
+            let Some((offer_id, price, quantity, booked, beginning_at, booking_limit_at, deleted, is_duo, active, sub, url)) = row
+            else {
+                return Err(EngineError::NotFound { what: "stock", id: req.stock_id.0 });
+            };
+            let user_exists: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(req.user_id.0).fetch_optional(&mut *tx).await?;
+            if user_exists.is_none() {
+                return Err(EngineError::NotFound { what: "user", id: req.user_id.0 });
+            }
+            let stock = Stock {
+                id: req.stock_id,
+                offer_id: OfferId(offer_id),
+                price: Cents(price),
+                quantity,
+                booked,
+                beginning_at,
+                booking_limit_at,
+            };
+            // A user's own earlier booking is the most precise reason to refuse, so it
+            // comes before the stock's state (which that booking may have sold out).
+            let already: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM bookings WHERE user_id = $1 AND offer_id = $2 AND status <> 'cancelled'",
+            )
+            .bind(req.user_id.0)
+            .bind(offer_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if already.is_some() {
+                return Err(Refusal::DuplicateBooking.into());
+            }
+            check_stock(req, &stock, is_duo, active && !deleted)?;
+
+
+            let taken = sqlx::query(
+                "UPDATE stocks SET booked = booked + $1 WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity)",
+            )
+            .bind(req.quantity)
+            .bind(req.stock_id.0)
+            .execute(&mut *tx)
+            .await?;
+            if taken.rows_affected() != 1 {
+                return Err(Refusal::SoldOut.into());
+            }
+
+            let amount = stock.price.times(req.quantity);
+            let mut deposit_id = None;
+            if amount.0 > 0 {
+                let (digital, physical) = cap_shares(&sub, url.is_some(), amount);
+                let deposit: Option<DepositRow> =
+                    sqlx::query_as(ACTIVE_DEPOSIT).bind(req.user_id.0).bind(req.now).fetch_optional(&mut *tx).await?;
+                let Some(deposit) = deposit.map(Deposit::from) else {
+                    return Err(Refusal::InsufficientCredit.into());
+                };
+                let debited = sqlx::query(
+                    "UPDATE deposits SET spent_cents = spent_cents + $1, \
+                     digital_spent_cents = digital_spent_cents + $2, physical_spent_cents = physical_spent_cents + $3 \
+                     WHERE id = $4 AND amount_cents - spent_cents - closed_cents >= $1 \
+                     AND (digital_cap_cents IS NULL OR digital_spent_cents + $2 <= digital_cap_cents) \
+                     AND (physical_cap_cents IS NULL OR physical_spent_cents + $3 <= physical_cap_cents)",
+                )
+                .bind(amount.0)
+                .bind(digital.0)
+                .bind(physical.0)
+                .bind(deposit.id.0)
+                .execute(&mut *tx)
+                .await?;
+                if debited.rows_affected() != 1 {
+                    return Err(credit_refusal(&deposit, amount, digital, physical).into());
+                }
+                deposit_id = Some(DepositId(deposit.id.0));
+            }
+
+            let id = BookingId(sqlx::query_scalar::<_, i64>(next_id_sql).fetch_one(&mut *tx).await?);
+            let booking = Booking {
+                id,
+                user_id: req.user_id,
+                stock_id: req.stock_id,
+                offer_id: OfferId(offer_id),
+                deposit_id,
+                quantity: req.quantity,
+                amount,
+                status: BookingStatus::Confirmed,
+                token: token_for(id),
+                created_at: req.now,
+                cancelled_at: None,
+                used_at: None,
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, \
+                 token, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(booking.id.0)
+            .bind(booking.user_id.0)
+            .bind(booking.stock_id.0)
+            .bind(booking.offer_id.0)
+            .bind(booking.deposit_id.map(|d| d.0))
+            .bind(booking.quantity)
+            .bind(booking.amount.0)
+            .bind(booking.status.as_str())
+            .bind(&booking.token)
+            .bind(booking.created_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                // A concurrent booking of the same offer by the same user won the race.
+                Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
+                other => other?,
+            };
+            if let Some(deposit) = deposit_id {
+                sqlx::query(
+                    "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) VALUES ($1, $2, 'debit', $3, $4)",
+                )
+                .bind(deposit.0)
+                .bind(booking.id.0)
+                .bind(-amount.0)
+                .bind(req.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(key) = key {
+                let (status, body) = encoded(&Outcome::Booked(booking.id.0));
+                let recorded = sqlx::query(INSERT_KEY)
+                    .bind(&key.scope)
+                    .bind(&key.key)
+                    .bind(&key.request_hash)
+                    .bind(status)
+                    .bind(body)
+                    .bind(req.now)
+                    .execute(&mut *tx)
+                    .await;
+                match recorded {
+                    // The same key won a race on another connection: this booking rolls back.
+                    Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
+                    other => other?,
+                };
+            }
+            tx.commit().await?;
+            Ok(booking)
+        });
+        result
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: i64,
+    user_id: i64,
+    stock_id: i64,
+    offer_id: i64,
+    deposit_id: Option<i64>,
+    quantity: i64,
+    amount_cents: i64,
+    status: String,
+    token: String,
+    created_at: i64,
+    cancelled_at: Option<i64>,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<BookingRow> for Booking {
+    type Error = EngineError;
+    fn try_from(r: BookingRow) -> Result<Booking, EngineError> {
+        Ok(Booking {
+            id: BookingId(r.id),
+            user_id: crate::ids::UserId(r.user_id),
+            stock_id: crate::ids::StockId(r.stock_id),
+            offer_id: OfferId(r.offer_id),
+            deposit_id: r.deposit_id.map(DepositId),
+            quantity: r.quantity,
+            amount: Cents(r.amount_cents),
+            status: BookingStatus::parse(&r.status).ok_or_else(|| {
+                EngineError::Data(format!("booking {}: status {:?}", r.id, r.status))
+            })?,
+            token: r.token,
+            created_at: r.created_at,
+            cancelled_at: r.cancelled_at,
+            used_at: r.used_at,
+        })
+    }
+}
+
+impl Store {
+    /// The booking with this id.
+    pub async fn booking(&self, id: BookingId) -> Result<Option<Booking>, EngineError> {
+        let row = on_pool!(self, p => {
+            sqlx::query_as::<_, BookingRow>(
+                "SELECT id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, token, \
+                 created_at, cancelled_at, used_at FROM bookings WHERE id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(p)
+            .await
+        })?;
+        row.map(Booking::try_from).transpose()
+    }
+}

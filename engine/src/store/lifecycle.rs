@@ -1,0 +1,172 @@
+//! After a booking: validation at the door, cancellation and its refund.
+//!
+//! Like booking, each is one transaction whose guard is an `UPDATE … WHERE status =
+//! 'confirmed'`: two cancellations racing for the same booking refund it once.
+
+use super::{on_pool, Store};
+use crate::booking::{cap_shares, user_may_cancel, Canceller, Refusal};
+use crate::domain::{BookingStatus, Timestamp};
+use crate::error::EngineError;
+use crate::ids::{BookingId, OfferId, OffererId, StockId, UserId};
+use crate::money::Cents;
+
+/// What a partner sees when validating a token at the door.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UsedBooking {
+    pub id: BookingId,
+    pub token: String,
+    pub offer_id: OfferId,
+    pub offer_title: String,
+    pub quantity: i64,
+    pub status: &'static str,
+}
+
+type CancelRow = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    i64,
+    String,
+    Option<String>,
+);
+
+impl Store {
+    /// Marks the booking with this token used, if it belongs to one of `offerer`'s offers
+    /// and is confirmed. A token of another offerer is "not found", never revealed.
+    pub async fn use_booking(
+        &self,
+        token: &str,
+        offerer: OffererId,
+        now: Timestamp,
+    ) -> Result<UsedBooking, EngineError> {
+        let _writer = self.writer().await;
+        let row: Option<(i64, i64, String, i64, String, i64)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT b.id, b.offer_id, o.title, b.quantity, b.status, o.offerer_id FROM bookings b \
+                 JOIN offers o ON o.id = b.offer_id WHERE b.token = $1",
+            )
+            .bind(token)
+            .fetch_optional(p)
+            .await
+        })?;
+        let not_found = || EngineError::NotFound {
+            what: "booking",
+            id: 0,
+        };
+        let (id, offer_id, title, quantity, status, owner) = row.ok_or_else(not_found)?;
+        if owner != offerer.0 {
+            return Err(not_found());
+        }
+        let changed = on_pool!(self, p => {
+            sqlx::query("UPDATE bookings SET status = 'used', used_at = $1 WHERE id = $2 AND status = 'confirmed'")
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if changed != 1 {
+            // Read before the update: it tells which way the booking had already gone.
+            return Err(match BookingStatus::parse(&status) {
+                Some(BookingStatus::Cancelled) => Refusal::AlreadyCancelled,
+                _ => Refusal::AlreadyUsed,
+            }
+            .into());
+        }
+        Ok(UsedBooking {
+            id: BookingId(id),
+            token: token.to_owned(),
+            offer_id: OfferId(offer_id),
+            offer_title: title,
+            quantity,
+            status: BookingStatus::Used.as_str(),
+        })
+    }
+
+    /// Cancels a booking on behalf of `by` and refunds it: places back to the stock,
+    /// credit back to the deposit, a `refund` line in the ledger. Exactly once.
+    pub async fn cancel(
+        &self,
+        id: BookingId,
+        by: Canceller,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let _writer = self.writer().await;
+        let result = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let row: Option<CancelRow> = sqlx::query_as(
+                "SELECT b.user_id, b.stock_id, b.quantity, b.deposit_id, b.amount_cents, b.created_at, b.status, \
+                 o.offerer_id, s.beginning_at, o.id, o.subcategory, o.url FROM bookings b \
+                 JOIN stocks s ON s.id = b.stock_id JOIN offers o ON o.id = b.offer_id WHERE b.id = $1",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let not_found = EngineError::NotFound { what: "booking", id: id.0 };
+            let Some((user, stock, quantity, deposit, amount, created_at, status, owner, start, _offer, sub, url)) = row else {
+                return Err(not_found);
+            };
+            match by {
+                Canceller::User(u) if u != UserId(user) => return Err(not_found),
+                Canceller::Partner(o) if o != OffererId(owner) => return Err(not_found),
+                _ => {}
+            }
+            match BookingStatus::parse(&status) {
+                Some(BookingStatus::Cancelled) => return Err(Refusal::AlreadyCancelled.into()),
+                Some(BookingStatus::Used) => return Err(Refusal::AlreadyUsed.into()),
+                _ => {}
+            }
+            if matches!(by, Canceller::User(_)) && !user_may_cancel(created_at, start, now) {
+                return Err(Refusal::CancellationClosed.into());
+            }
+            let changed = sqlx::query(
+                "UPDATE bookings SET status = 'cancelled', cancelled_at = $1, cancel_reason = $2 \
+                 WHERE id = $3 AND status = 'confirmed'",
+            )
+            .bind(now)
+            .bind(by.reason())
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() != 1 {
+                return Err(Refusal::AlreadyCancelled.into());
+            }
+            sqlx::query("UPDATE stocks SET booked = booked - $1 WHERE id = $2")
+                .bind(quantity)
+                .bind(StockId(stock).0)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(deposit) = deposit {
+                let (digital, physical) = cap_shares(&sub, url.is_some(), Cents(amount));
+                sqlx::query(
+                    "UPDATE deposits SET spent_cents = spent_cents - $1, digital_spent_cents = digital_spent_cents - $2, \
+                     physical_spent_cents = physical_spent_cents - $3 WHERE id = $4",
+                )
+                .bind(amount)
+                .bind(digital.0)
+                .bind(physical.0)
+                .bind(deposit)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) VALUES ($1, $2, 'refund', $3, $4)",
+                )
+                .bind(deposit)
+                .bind(id.0)
+                .bind(amount)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        });
+        result
+    }
+}

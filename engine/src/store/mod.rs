@@ -1,0 +1,221 @@
+//! The store: SQLite by default, PostgreSQL when the URL says so.
+//!
+//! Both dialects run the same SQL (placeholders are `$1`, `$2`… in both), so each
+//! query is written once inside [`on_pool!`], which compiles it for the pool at hand.
+//! SQLite takes one writer at a time anyway; the store serialises its write
+//! transactions behind a mutex so that a transaction never has to upgrade a read lock
+//! into a write lock, which SQLite answers with `SQLITE_BUSY` instead of waiting.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::EngineError;
+
+mod accounts;
+mod bookings;
+mod catalog;
+mod idempotency;
+mod ledger;
+mod lifecycle;
+mod tokens;
+mod writer;
+
+pub use accounts::HistoryEntry;
+pub use catalog::OfferRecord;
+pub use idempotency::{IdempotencyKey, Outcome, Replay};
+pub use ledger::Mismatch;
+pub use lifecycle::UsedBooking;
+
+/// Where the store lives when `DATABASE_URL` is not set.
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/mosaic.db";
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool and the type `Db` naming its
+/// database, compiled once per dialect.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => {
+                #[allow(dead_code)]
+                type Db = sqlx::Sqlite;
+                $body
+            }
+            $crate::store::Pool::Postgres($pool) => {
+                #[allow(dead_code)]
+                type Db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A handle on the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file
+    /// and its folder if missing, and runs the migrations.
+    pub async fn connect(url: &str) -> Result<Store, EngineError> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(24)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?,
+            )
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // NORMAL in WAL mode survives a process crash (kill -9); only a power
+                // loss can lose the last transactions.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            return Err(EngineError::BadInput(format!(
+                "unsupported DATABASE_URL {url:?}: expected sqlite://PATH or postgres://…"
+            )));
+        };
+        let store = Store {
+            pool,
+            write_lock: Arc::new(Mutex::new(())),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), EngineError> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await?,
+            Pool::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Serialises writers on SQLite; PostgreSQL's row locks need no help.
+    pub(crate) async fn writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.write_lock.lock().await),
+            Pool::Postgres(_) => None,
+        }
+    }
+
+    /// Checks the store answers.
+    pub async fn ping(&self) -> Result<(), EngineError> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Number of rows in one of the store's tables.
+    pub async fn count(&self, table: Table) -> Result<i64, EngineError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        Ok(on_pool!(self, p => sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await)?)
+    }
+
+    /// Runs a read-only query returning one integer (a count, a sum): for invariant
+    /// checks and reports. A NULL (the sum of nothing) reads as 0. PostgreSQL's `SUM` of
+    /// integers is NUMERIC: cast it to BIGINT in `sql`.
+    pub async fn scalar(&self, sql: &str) -> Result<i64, EngineError> {
+        let v: Option<i64> = on_pool!(self, p => sqlx::query_scalar(sql).fetch_one(p).await)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// The store's tables, for counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Offerers,
+    Venues,
+    Offers,
+    Stocks,
+    Users,
+    Deposits,
+    Bookings,
+    Interactions,
+}
+
+impl Table {
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Offerers => "offerers",
+            Table::Venues => "venues",
+            Table::Offers => "offers",
+            Table::Stocks => "stocks",
+            Table::Users => "users",
+            Table::Deposits => "deposits",
+            Table::Bookings => "bookings",
+            Table::Interactions => "interactions",
+        }
+    }
+
+    /// Every table, parents before children.
+    pub const ALL: [Table; 8] = [
+        Table::Offerers,
+        Table::Venues,
+        Table::Offers,
+        Table::Stocks,
+        Table::Users,
+        Table::Deposits,
+        Table::Bookings,
+        Table::Interactions,
+    ];
+}

@@ -1,0 +1,179 @@
+//! Feed and search over a generated world, a real SQLite file and a real tantivy index.
+
+use std::collections::{HashMap, HashSet};
+
+use engine::domain::Coordinates;
+use engine::ids::UserId;
+use engine::seed::{Profile, SeedConfig};
+use engine::testing::TestStore;
+use engine::{seed_store, DigitalMode, Engine, FeedRequest, SearchRequest};
+use indicatif::ProgressBar;
+
+async fn world() -> (TestStore, std::sync::Arc<Engine>) {
+    let t = TestStore::sqlite().await;
+    let today = chrono::Utc::now().date_naive();
+    seed_store(
+        &t.store,
+        SeedConfig {
+            profile: Profile::Ci,
+            seed: 5,
+            today,
+        },
+        &ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    (t, engine)
+}
+
+fn paris() -> Coordinates {
+    Coordinates::new(48.8566, 2.3522).unwrap()
+}
+
+#[tokio::test]
+async fn feeds_are_local_diversified_deterministic_and_paged() {
+    let (_t, engine) = world().await;
+    for user in 1..=30 {
+        let req = FeedRequest {
+            user_id: UserId(user),
+            at: Some(paris()),
+            radius_km: Some(30.0),
+            limit: 20,
+            cursor: None,
+        };
+        let page = engine.feed(&req).await.unwrap();
+        assert_eq!(page.items.len(), 20, "user {user}");
+        let categories: HashSet<_> = page.items.iter().map(|i| i.category.as_str()).collect();
+        assert!(categories.len() >= 4, "user {user}: {categories:?}");
+        let mut venues: HashMap<_, usize> = HashMap::new();
+        for item in &page.items {
+            match (&item.venue, item.distance_m) {
+                (Some(v), Some(d)) => {
+                    assert!(d <= 30_000.0);
+                    *venues.entry(v.id).or_default() += 1;
+                }
+                (None, None) => {}
+                other => panic!(
+                    "a card is either physical with a distance or digital without: {other:?}"
+                ),
+            }
+        }
+        assert!(venues.values().all(|&n| n <= 2), "user {user}: {venues:?}");
+        assert_eq!(
+            engine.feed(&req).await.unwrap(),
+            page,
+            "same request, same page"
+        );
+
+        let next = engine
+            .feed(&FeedRequest {
+                cursor: page.next_cursor.clone(),
+                ..req.clone()
+            })
+            .await
+            .unwrap();
+        let first: HashSet<_> = page.items.iter().map(|i| i.offer_id).collect();
+        assert!(
+            next.items.iter().all(|i| !first.contains(&i.offer_id)),
+            "page 2 repeats page 1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_is_shown_categories_they_never_booked() {
+    let (t, engine) = world().await;
+    // Users with a history: most items may follow their taste, but not all.
+    let mut checked = 0;
+    for user in 1..=200 {
+        let booked: i64 = t
+            .store
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM bookings WHERE user_id = {user} AND status <> 'cancelled'"
+            ))
+            .await
+            .unwrap();
+        if booked < 3 {
+            continue;
+        }
+        let page = engine
+            .feed(&FeedRequest {
+                user_id: UserId(user),
+                at: None,
+                radius_km: Some(50.0),
+                limit: 20,
+                cursor: None,
+            })
+            .await
+            .unwrap();
+        if page.items.len() < 20 {
+            continue;
+        }
+        let discover = page
+            .items
+            .iter()
+            .filter(|i| i.reason.kind == "discover")
+            .count();
+        assert!(discover >= 2, "user {user}: {discover} items to discover");
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} users with history and a full feed"
+    );
+}
+
+#[tokio::test]
+async fn search_finds_french_words_near_a_point_with_facets() {
+    let (_t, engine) = world().await;
+    let req = SearchRequest {
+        q: Some("concerts".into()),
+        limit: 50,
+        ..SearchRequest::default()
+    };
+    let found = engine.search(&req).await.unwrap();
+    assert!(found.total > 0);
+    let concerts = found
+        .items
+        .iter()
+        .filter(|i| i.category == "MUSIQUE_LIVE")
+        .count();
+    assert!(
+        concerts * 2 >= found.items.len(),
+        "most hits for 'concerts' are live music"
+    );
+    let facet_total: u64 = found.facets.iter().map(|f| f.count).sum();
+    assert_eq!(facet_total as usize, found.total);
+
+    let near = engine
+        .search(&SearchRequest {
+            at: Some(paris()),
+            radius_km: Some(10.0),
+            digital: DigitalMode::Exclude,
+            limit: 100,
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap();
+    assert!(!near.items.is_empty());
+    assert!(near
+        .items
+        .iter()
+        .all(|i| i.distance_m.is_some_and(|d| d <= 10_000.0)));
+    let distances: Vec<f64> = near.items.iter().map(|i| i.distance_m.unwrap()).collect();
+    assert!(
+        distances.windows(2).all(|w| w[0] <= w[1]),
+        "nearest first without text"
+    );
+
+    let digital = engine
+        .search(&SearchRequest {
+            digital: DigitalMode::Only,
+            limit: 20,
+            ..SearchRequest::default()
+        })
+        .await
+        .unwrap();
+    assert!(!digital.items.is_empty() && digital.items.iter().all(|i| i.venue.is_none()));
+}
