@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use engine::auth::Principal;
@@ -24,6 +24,24 @@ pub fn forbidden() -> Problem {
         "forbidden",
         "your role does not allow this",
     )
+}
+
+/// An absent Authorization header is no caller; a present but invalid one is still a 401.
+impl OptionalFromRequestParts<Arc<Engine>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        engine: &Arc<Engine>,
+    ) -> Result<Option<Self>, Problem> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            <Caller as FromRequestParts<Arc<Engine>>>::from_request_parts(parts, engine)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
 }
 
 impl FromRequestParts<Arc<Engine>> for Caller {

@@ -65,6 +65,35 @@ enum Command {
     /// The credit ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Credit deposits.
+    #[command(subcommand)]
+    Credit(CreditCommand),
+    /// Booking lifecycle.
+    #[command(subcommand)]
+    Bookings(BookingsCommand),
+}
+
+#[derive(Subcommand)]
+enum CreditCommand {
+    /// Grant the deposits due at each birthday (idempotent), then close the deposits that ended.
+    Grant {
+        /// The day to grant for. Default: today.
+        #[arg(long)]
+        today: Option<NaiveDate>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BookingsCommand {
+    /// Cancel and refund uncollected physical goods; mark past events used.
+    Expire {
+        /// Days a paper book waits to be collected.
+        #[arg(long, default_value_t = 10)]
+        paper_book_days: i64,
+        /// Days other goods wait to be collected.
+        #[arg(long, default_value_t = 30)]
+        other_days: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +167,32 @@ async fn main() -> anyhow::Result<()> {
             };
             let token = store.create_token(principal, engine::now()).await?;
             println!("created a {} token: {token}", role.as_str());
+        }
+        Command::Credit(CreditCommand::Grant { today }) => {
+            let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+                "{spinner} granting [{bar:40}] {pos}/{len} users ({per_sec}, eta {eta})",
+            )?);
+            let s = store.grant_due(today, &bar).await?;
+            println!(
+                "granted {} deposits ({} carried over), closed {} ended deposits",
+                s.granted,
+                engine::money::Cents(s.carried_cents),
+                s.closed
+            );
+        }
+        Command::Bookings(BookingsCommand::Expire {
+            paper_book_days,
+            other_days,
+        }) => {
+            let s = store
+                .expire_bookings(engine::now(), paper_book_days, other_days)
+                .await?;
+            println!(
+                "expired {} uncollected bookings, marked {} event bookings used",
+                s.expired.len(),
+                s.marked_used
+            );
         }
         Command::Ledger(LedgerCommand::Check) => {
             let mismatches = store.ledger_check().await?;
@@ -216,9 +271,29 @@ async fn serve(
         println!("  curl 'http://{addr}/v1/search?q=concert&lat=48.8566&lon=2.3522&radius_km=20'");
         println!("  curl 'http://{addr}/v1/users/1/wallet'");
     }
+    tokio::spawn(lifecycle_loop(Arc::downgrade(&engine)));
     api::serve(listener, engine.clone(), shutdown_signal()).await?;
     engine.store().close().await;
     Ok(())
+}
+
+/// Expires uncollected goods and marks past events used every ten minutes while serving.
+async fn lifecycle_loop(engine: std::sync::Weak<Engine>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        match engine.expire_bookings().await {
+            Ok(s) => tracing::info!(
+                expired = s.expired.len(),
+                marked_used = s.marked_used,
+                "booking lifecycle"
+            ),
+            Err(e) => tracing::warn!(error = %e, "booking lifecycle failed; will retry"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

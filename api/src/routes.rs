@@ -187,9 +187,16 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 async fn book(
     State(engine): State<AppState>,
+    caller: Option<Caller>,
     headers: HeaderMap,
     Json(body): Json<BookingBody>,
 ) -> Answer<impl IntoResponse> {
+    // With a token, only its user may book, for themself.
+    match caller {
+        None | Some(Caller(Principal::Admin)) => {}
+        Some(Caller(Principal::User(u))) if u == UserId(body.user_id) => {}
+        Some(_) => return Err(forbidden()),
+    }
     let key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {

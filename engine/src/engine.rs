@@ -233,6 +233,16 @@ impl Engine {
 }
 
 impl Engine {
+    /// Expires uncollected physical goods (10 days for paper books, 30 otherwise) and
+    /// marks past events used; the offers whose places came back are re-indexed.
+    pub async fn expire_bookings(&self) -> Result<crate::store::LifecycleSummary, EngineError> {
+        let summary = self.store.expire_bookings(now(), 10, 30).await?;
+        for (_, offer) in &summary.expired {
+            self.mark_dirty(*offer);
+        }
+        Ok(summary)
+    }
+
     /// Cancels a booking on behalf of `by`, refunding it; the offer's index document
     /// follows within [`REFRESH_EVERY`].
     pub async fn cancel(

@@ -215,19 +215,25 @@ impl Fixture {
         (offer_id, stock_id)
     }
 
-    /// Adds a 17-year-old in Paris with a deposit of `credit` (none when `None`) valid
-    /// for a year around now, capped at `digital_cap` on digital offers.
-    pub fn user(&mut self, credit: Option<Cents>, digital_cap: Option<Cents>) -> UserId {
+    /// Adds a user in Paris born on `birth`, with no deposit yet.
+    pub fn user_born(&mut self, birth: NaiveDate) -> UserId {
         let user = UserId(self.id());
-        let now = crate::now();
         self.batches.push(Batch::Users(vec![User {
             id: user,
-            birth_date: NaiveDate::from_ymd_opt(2009, 6, 1).expect("date"),
+            birth_date: birth,
             department: "75".into(),
             home: Coordinates::new(48.86, 2.35).expect("Paris"),
             notifications_opt_in: true,
-            created_at: now - 86_400,
+            created_at: 0,
         }]));
+        user
+    }
+
+    /// Adds a 17-year-old in Paris with a deposit of `credit` (none when `None`) valid
+    /// for a year around now, capped at `digital_cap` on digital offers.
+    pub fn user(&mut self, credit: Option<Cents>, digital_cap: Option<Cents>) -> UserId {
+        let user = self.user_born(NaiveDate::from_ymd_opt(2009, 6, 1).expect("date"));
+        let now = crate::now();
         if let Some(amount) = credit {
             let id = DepositId(self.id());
             self.batches.push(Batch::Deposits(vec![Deposit {

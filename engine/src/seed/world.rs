@@ -605,7 +605,7 @@ fn advance(deposits: &mut [Deposit], active: &mut Option<usize>, next: &mut usiz
         let granted_at = deposits[*next].granted_at;
         if let Some(a) = *active {
             let previous = &mut deposits[a];
-            if previous.expires_at > granted_at {
+            if previous.expires_at >= granted_at {
                 let left = previous.remaining();
                 previous.expires_at = granted_at;
                 let new = &mut deposits[*next];

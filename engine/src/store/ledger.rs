@@ -55,6 +55,18 @@ const CHECKS: [(&str, &str); 7] = [
     ),
 ];
 
+/// Closes deposits that ended by `$1` with credit left: the rest went to the successor
+/// granted that day (carry), or is lost (expiry).
+const CLOSE_ENDED: [&str; 2] = [
+    "INSERT INTO credit_ledger (deposit_id, kind, amount_cents, at) \
+     SELECT d.id, CASE WHEN EXISTS (SELECT 1 FROM deposits n WHERE n.user_id = d.user_id \
+     AND n.granted_at = d.expires_at AND n.carried_in_cents > 0) THEN 'carry_out' ELSE 'expiry' END, \
+     -(d.amount_cents - d.spent_cents), d.expires_at FROM deposits d \
+     WHERE d.expires_at <= $1 AND d.closed_cents = 0 AND d.amount_cents - d.spent_cents > 0",
+    "UPDATE deposits SET closed_cents = amount_cents - spent_cents \
+     WHERE expires_at <= $1 AND closed_cents = 0 AND amount_cents - spent_cents > 0",
+];
+
 impl Store {
     /// Reconciles every wallet, stock and booking with the ledger; empty when all hold.
     pub async fn ledger_check(&self) -> Result<Vec<Mismatch>, EngineError> {
@@ -77,6 +89,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Closes every deposit that ended by `now` with credit left, writing its ledger line
+    /// (`carry_out` when a successor took the rest over, `expiry` otherwise). Returns how
+    /// many deposits were closed; running it again closes nothing more.
+    pub async fn close_ended_deposits(&self, now: Timestamp) -> Result<u64, EngineError> {
+        let _writer = self.writer().await;
+        let closed = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(CLOSE_ENDED[0]).bind(now).execute(&mut *tx).await?;
+            let closed = sqlx::query(CLOSE_ENDED[1]).bind(now).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            closed
+        });
+        Ok(closed)
+    }
+
     /// Writes the ledger lines missing from rows bulk-written without them (a generated
     /// history, a test fixture): grants and carried credit, debits and refunds of
     /// bookings, and the closing lines of deposits that ended before `now`. Lines already
@@ -97,19 +124,11 @@ impl Store {
              SELECT b.deposit_id, b.id, 'refund', b.amount_cents, COALESCE(b.cancelled_at, b.created_at) FROM bookings b \
              WHERE b.deposit_id IS NOT NULL AND b.status = 'cancelled' \
              AND NOT EXISTS (SELECT 1 FROM credit_ledger l WHERE l.booking_id = b.id AND l.kind = 'refund')",
-            // What was left when a deposit ended went to its successor (carry) or was lost (expiry).
-            "INSERT INTO credit_ledger (deposit_id, kind, amount_cents, at) \
-             SELECT d.id, CASE WHEN EXISTS (SELECT 1 FROM deposits n WHERE n.user_id = d.user_id \
-             AND n.granted_at = d.expires_at AND n.carried_in_cents > 0) THEN 'carry_out' ELSE 'expiry' END, \
-             -(d.amount_cents - d.spent_cents), d.expires_at FROM deposits d \
-             WHERE d.expires_at <= $1 AND d.closed_cents = 0 AND d.amount_cents - d.spent_cents > 0",
-            "UPDATE deposits SET closed_cents = amount_cents - spent_cents \
-             WHERE expires_at <= $1 AND closed_cents = 0 AND amount_cents - spent_cents > 0",
         ];
         let _writer = self.writer().await;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for sql in statements {
+            for sql in statements.iter().chain(&CLOSE_ENDED) {
                 let query = sqlx::query(sql);
                 // Both drivers refuse an argument the statement has no placeholder for.
                 let query = if sql.contains("$1") { query.bind(now) } else { query };

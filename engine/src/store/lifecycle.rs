@@ -170,3 +170,76 @@ impl Store {
         result
     }
 }
+
+/// What a lifecycle run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifecycleSummary {
+    /// Physical goods never collected, cancelled and refunded (reason `expired`).
+    pub expired: Vec<(BookingId, OfferId)>,
+    /// Event bookings marked used 48 h after the event.
+    pub marked_used: u64,
+}
+
+impl Store {
+    /// Cancels (reason `expired`, refunded) confirmed bookings of physical goods not
+    /// collected within `paper_book_days` for paper books or `other_days` for other goods,
+    /// and marks used the confirmed bookings of events that started 48 h ago or more.
+    pub async fn expire_bookings(
+        &self,
+        now: Timestamp,
+        paper_book_days: i64,
+        other_days: i64,
+    ) -> Result<LifecycleSummary, EngineError> {
+        let taxonomy = crate::taxonomy::Taxonomy::shipped();
+        let oldest = now - paper_book_days.min(other_days) * 86_400;
+        let candidates: Vec<(i64, i64, String, i64)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT b.id, b.offer_id, o.subcategory, b.created_at FROM bookings b \
+                 JOIN stocks s ON s.id = b.stock_id JOIN offers o ON o.id = b.offer_id \
+                 WHERE b.status = 'confirmed' AND s.beginning_at IS NULL AND b.created_at <= $1 ORDER BY b.id",
+            )
+            .bind(oldest)
+            .fetch_all(p)
+            .await
+        })?;
+        let mut summary = LifecycleSummary::default();
+        for (id, offer, subcategory, created_at) in candidates {
+            if !taxonomy
+                .subcategory(&subcategory)
+                .is_some_and(|s| s.physical_good)
+            {
+                continue;
+            }
+            let days = if subcategory == "LIVRE_PAPIER" {
+                paper_book_days
+            } else {
+                other_days
+            };
+            if created_at + days * 86_400 > now {
+                continue;
+            }
+            match self
+                .cancel(BookingId(id), Canceller::System("expired"), now)
+                .await
+            {
+                Ok(()) => summary.expired.push((BookingId(id), OfferId(offer))),
+                // Collected or cancelled meanwhile: nothing to expire.
+                Err(EngineError::Refused(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let _writer = self.writer().await;
+        summary.marked_used = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE bookings SET status = 'used', used_at = $1 WHERE status = 'confirmed' AND stock_id IN \
+                 (SELECT id FROM stocks WHERE beginning_at IS NOT NULL AND beginning_at <= $2)",
+            )
+            .bind(now)
+            .bind(now - crate::booking::CANCELLATION_DELAY_S)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(summary)
+    }
+}

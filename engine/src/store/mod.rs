@@ -21,6 +21,7 @@ use crate::error::EngineError;
 mod accounts;
 mod bookings;
 mod catalog;
+mod grants;
 mod idempotency;
 mod ledger;
 mod lifecycle;
@@ -29,9 +30,10 @@ mod writer;
 
 pub use accounts::HistoryEntry;
 pub use catalog::OfferRecord;
+pub use grants::GrantSummary;
 pub use idempotency::{IdempotencyKey, Outcome, Replay};
 pub use ledger::Mismatch;
-pub use lifecycle::UsedBooking;
+pub use lifecycle::{LifecycleSummary, UsedBooking};
 
 /// Where the store lives when `DATABASE_URL` is not set.
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/mosaic.db";
