@@ -7,7 +7,7 @@
 
 use super::accounts::{DepositRow, ACTIVE_DEPOSIT};
 use super::idempotency::{encoded, IdempotencyKey, Outcome, Replay, INSERT_KEY, SELECT_KEY};
-use super::{on_pool, Dialect, Store};
+use super::{in_tx, on_pool, Dialect, Store};
 use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Refusal};
 use crate::domain::{Booking, BookingStatus, Deposit, Stock};
 use crate::error::EngineError;
@@ -98,8 +98,7 @@ impl Store {
             Dialect::Sqlite => "SELECT COALESCE(MAX(id), 0) + 1 FROM bookings",
         };
         let _writer = self.writer().await;
-        let result = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_pool!(self, p => in_tx!(p, tx => {
             if let Some(key) = key {
                 let seen: Option<(String, i32, String)> =
                     sqlx::query_as(SELECT_KEY).bind(&key.scope).bind(&key.key).fetch_optional(&mut *tx).await?;
@@ -246,10 +245,8 @@ impl Store {
                     other => other?,
                 };
             }
-            tx.commit().await?;
             Ok(booking)
-        });
-        result
+        }))
     }
 }
 

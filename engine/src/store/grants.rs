@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
 
-use super::{on_pool, Store};
+use super::{in_tx, on_pool, Store};
 use crate::credit::{grants, Grant};
 use crate::error::EngineError;
 use crate::ids::UserId;
@@ -74,8 +74,7 @@ impl Store {
     async fn grant(&self, user: UserId, grant: &Grant) -> Result<Option<i64>, EngineError> {
         let at = midnight(grant.granted_on);
         let _writer = self.writer().await;
-        let outcome = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_pool!(self, p => in_tx!(p, tx => {
             let previous: Option<(i64, i64)> = sqlx::query_as(
                 "SELECT id, amount_cents - spent_cents - closed_cents FROM deposits WHERE user_id = $1 \
                  AND granted_at < $2 AND expires_at >= $2 AND closed_cents = 0 ORDER BY granted_at DESC, id DESC LIMIT 1",
@@ -124,9 +123,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            Some(carried)
-        });
-        Ok(outcome)
+            Ok(Some(carried))
+        }))
     }
 }

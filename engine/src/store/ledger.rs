@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{on_pool, Store};
+use super::{in_tx, on_pool, Store};
 use crate::domain::Timestamp;
 use crate::error::EngineError;
 
@@ -94,14 +94,10 @@ impl Store {
     /// many deposits were closed; running it again closes nothing more.
     pub async fn close_ended_deposits(&self, now: Timestamp) -> Result<u64, EngineError> {
         let _writer = self.writer().await;
-        let closed = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_pool!(self, p => in_tx!(p, tx => {
             sqlx::query(CLOSE_ENDED[0]).bind(now).execute(&mut *tx).await?;
-            let closed = sqlx::query(CLOSE_ENDED[1]).bind(now).execute(&mut *tx).await?.rows_affected();
-            tx.commit().await?;
-            closed
-        });
-        Ok(closed)
+            Ok(sqlx::query(CLOSE_ENDED[1]).bind(now).execute(&mut *tx).await?.rows_affected())
+        }))
     }
 
     /// Writes the ledger lines missing from rows bulk-written without them (a generated
@@ -126,16 +122,14 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM credit_ledger l WHERE l.booking_id = b.id AND l.kind = 'refund')",
         ];
         let _writer = self.writer().await;
-        on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_pool!(self, p => in_tx!(p, tx => {
             for sql in statements.iter().chain(&CLOSE_ENDED) {
                 let query = sqlx::query(sql);
                 // Both drivers refuse an argument the statement has no placeholder for.
                 let query = if sql.contains("$1") { query.bind(now) } else { query };
                 query.execute(&mut *tx).await?;
             }
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(())
+        }))
     }
 }

@@ -3,7 +3,7 @@
 //! Like booking, each is one transaction whose guard is an `UPDATE … WHERE status =
 //! 'confirmed'`: two cancellations racing for the same booking refund it once.
 
-use super::{on_pool, Store};
+use super::{in_tx, on_pool, Store};
 use crate::booking::{cap_shares, user_may_cancel, Canceller, Refusal};
 use crate::domain::{BookingStatus, Timestamp};
 use crate::error::EngineError;
@@ -98,8 +98,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), EngineError> {
         let _writer = self.writer().await;
-        let result = on_pool!(self, p => {
-            let mut tx = p.begin().await?;
+        on_pool!(self, p => in_tx!(p, tx => {
             let row: Option<CancelRow> = sqlx::query_as(
                 "SELECT b.user_id, b.stock_id, b.quantity, b.deposit_id, b.amount_cents, b.created_at, b.status, \
                  o.offerer_id, s.beginning_at, o.id, o.subcategory, o.url FROM bookings b \
@@ -164,10 +163,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
             Ok(())
-        });
-        result
+        }))
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::EngineError;
@@ -71,6 +71,29 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Runs `$body` (an expression of type `Result<T, EngineError>`, where `return` leaves the
+/// transaction early) in a transaction on `$pool`, bound to `$tx`: committed on `Ok`,
+/// rolled back on `Err` before returning. Dropping an sqlx transaction only queues its
+/// rollback, and on SQLite the connection would keep the write lock after the store's
+/// writer mutex is released, making the next writer fail with `SQLITE_BUSY`.
+macro_rules! in_tx {
+    ($pool:expr, $tx:ident => $body:expr) => {{
+        let mut $tx = $pool.begin().await?;
+        let result: Result<_, $crate::error::EngineError> = async { $body }.await;
+        match result {
+            Ok(value) => {
+                $tx.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                $tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }};
+}
+pub(crate) use in_tx;
+
 /// A handle on the store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -105,12 +128,20 @@ impl Store {
             let options = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
                 // NORMAL in WAL mode survives a process crash (kill -9); only a power
                 // loss can lose the last transactions.
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true);
+            // WAL is a property of the file. Setting it takes an exclusive lock that the busy
+            // timeout cannot wait for, so it is set once here, never by pooled connections
+            // opening while others write.
+            let first = options
+                .clone()
+                .journal_mode(SqliteJournalMode::Wal)
+                .connect()
+                .await?;
+            first.close().await?;
             Pool::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(8)

@@ -2,7 +2,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{on_pool, Dialect, Store, Table};
+use super::{in_tx, on_pool, Dialect, Store, Table};
 use crate::error::EngineError;
 use crate::seed::Batch;
 
@@ -14,17 +14,15 @@ const MAX_BINDS: usize = 30_000;
 macro_rules! values_rows {
     ($store:expr, $rows:expr, $head:expr, $cols:expr, $tail:expr, |$b:ident, $r:ident| $push:block) => {{
         let _writer = $store.writer().await;
-        on_pool!($store, p => {
-            let mut tx = p.begin().await?;
+        on_pool!($store, p => in_tx!(p, tx => {
             for chunk in $rows.chunks(MAX_BINDS / $cols) {
                 let mut qb = QueryBuilder::<Db>::new($head);
                 qb.push_values(chunk, |mut $b, $r| $push);
                 qb.push($tail);
                 qb.build().execute(&mut *tx).await?;
             }
-            tx.commit().await?;
-        });
-        Ok::<(), EngineError>(())
+            Ok(())
+        }))
     }};
 }
 
