@@ -94,7 +94,8 @@ impl Engine {
         let ranked = rank(&candidates, &taste.profile, &RankConfig::default(), want);
         let mut items = Vec::with_capacity(req.limit);
         for r in ranked.iter().skip(offset) {
-            items.push(self.card(&hits[r.index], self.reason(&r.reason, &taste))?);
+            let hit = &hits[r.index];
+            items.push(self.card(hit, self.reason(&r.reason, &taste, hit.location.is_none()))?);
         }
         let end = offset + items.len();
         let next_cursor = (end == want && end < MAX_FEED_DEPTH && candidates.len() > end)
@@ -102,7 +103,7 @@ impl Engine {
         Ok(Page { items, next_cursor })
     }
 
-    fn reason(&self, reason: &Reason, taste: &UserTaste) -> ReasonView {
+    fn reason(&self, reason: &Reason, taste: &UserTaste, digital: bool) -> ReasonView {
         match reason {
             Reason::NearYou { distance_m } => ReasonView {
                 kind: "near_you",
@@ -127,7 +128,12 @@ impl Engine {
             },
             Reason::Popular => ReasonView {
                 kind: "popular",
-                label: "Populaire près de chez vous".into(),
+                label: if digital {
+                    "Populaire en ligne"
+                } else {
+                    "Populaire près de chez vous"
+                }
+                .into(),
             },
         }
     }

@@ -13,7 +13,9 @@ pub struct PageRules {
     pub min_new_category_items: usize,
     /// Items from one venue, at most (default 2).
     pub max_per_venue: usize,
-    /// Score taken off for each item of the same category already on the page (default 0.25).
+    /// Digital items, at most (default 5): the feed is first an agenda of what is near.
+    pub max_digital: usize,
+    /// Score taken off for each item of the same category already on the page (default 0.35).
     pub category_repeat_penalty: f64,
 }
 
@@ -24,7 +26,8 @@ impl Default for PageRules {
             min_categories: 4,
             min_new_category_items: 2,
             max_per_venue: 2,
-            category_repeat_penalty: 0.25,
+            max_digital: 5,
+            category_repeat_penalty: 0.35,
         }
     }
 }
@@ -63,6 +66,7 @@ fn fill_page(
     let mut per_category: HashMap<&str, usize> = HashMap::new();
     let mut per_venue: HashMap<u64, usize> = HashMap::new();
     let mut new_items = 0;
+    let mut digital = 0;
     let mut page = Vec::with_capacity(page_len);
     while page.len() < page_len {
         let slots_left = page_len - page.len();
@@ -77,6 +81,9 @@ fn fill_page(
             }
             if !strict {
                 return true;
+            }
+            if c.venue_id.is_none() && digital >= rules.max_digital {
+                return false;
             }
             let new_category = !per_category.contains_key(c.category.as_str());
             let never_booked = !profile.has_booked(&c.category);
@@ -110,6 +117,9 @@ fn fill_page(
         }
         if !profile.has_booked(&c.category) {
             new_items += 1;
+        }
+        if c.venue_id.is_none() {
+            digital += 1;
         }
         page.push(Ranked {
             index: i,
@@ -208,6 +218,30 @@ mod tests {
         }
         let ids: std::collections::HashSet<_> = ranked.iter().map(|r| r.index).collect();
         assert_eq!(ids.len(), ranked.len(), "no repeats across pages");
+    }
+
+    #[test]
+    fn digital_offers_do_not_crowd_out_what_is_near() {
+        let mut candidates = pool();
+        for i in 0..40 {
+            candidates.push(Candidate {
+                id: 1_000 + i,
+                category: "MEDIA".into(),
+                subcategory: "PODCAST".into(),
+                venue_id: None,
+                distance_m: None,
+                popularity: 1_000,
+                price_cents: 0,
+            });
+        }
+        let mut profile = Profile::default();
+        profile.category_affinity.insert("MEDIA".into(), 1.0);
+        let page = rank(&candidates, &profile, &RankConfig::default(), 20);
+        let digital = page
+            .iter()
+            .filter(|r| candidates[r.index].venue_id.is_none())
+            .count();
+        assert_eq!(digital, PageRules::default().max_digital);
     }
 
     #[test]

@@ -228,11 +228,8 @@ pub fn generate(
             .choose(&mut rng)
             .and_then(|list| list.choose(&mut rng))
             .map(|&v| &venues[v]);
-        let artist = if words.artist {
-            lexicon.person(&mut rng)
-        } else {
-            String::new()
-        };
+        // Patterns may name a performer even where the offer records none (a livestream).
+        let artist = lexicon.person(&mut rng);
         let ctx = Context {
             city: venue.map_or("France", |v| v.city.as_str()),
             venue: venue.map_or("", |v| v.name.as_str()),
