@@ -227,6 +227,10 @@ async fn a_booking_debits_the_wallet_and_shows_in_the_index() {
     assert_eq!(booking["amount_cents"], json!(1200));
     assert_eq!(booking["status"], json!("confirmed"));
     assert_eq!(booking["token"].as_str().unwrap().len(), 8);
+    assert_eq!(
+        booking["qr_payload"],
+        json!(format!("MOSAIC:v1:{}", booking["token"].as_str().unwrap()))
+    );
     let (_, wallet, _) = s.get(&format!("/v1/users/{}/wallet", user.0)).await;
     assert_eq!(wallet["balance_cents"], json!(3800));
 

@@ -222,6 +222,7 @@ impl Engine {
         self.mark_dirty(booking.offer_id);
         Ok(BookingView {
             id: booking.id,
+            qr_payload: format!("MOSAIC:v1:{}", booking.token),
             token: booking.token,
             status: booking.status.as_str(),
             amount_cents: booking.amount.0,

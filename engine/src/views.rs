@@ -116,6 +116,8 @@ pub struct WalletView {
 pub struct BookingView {
     pub id: BookingId,
     pub token: String,
+    /// What the app encodes as a QR code for the door: the token, versioned.
+    pub qr_payload: String,
     pub status: &'static str,
     pub amount_cents: i64,
     pub offer_id: OfferId,

@@ -69,11 +69,14 @@ impl From<DepositRow> for Deposit {
     }
 }
 
-/// The deposit in force at `$2` for user `$1`: the latest granted that has not expired.
-pub(super) const ACTIVE_DEPOSIT: &str = "SELECT id, user_id, policy, age, amount_cents, spent_cents, \
+/// Every column of a deposit, for [`DepositRow`].
+pub(super) const DEPOSIT_SELECT: &str = "SELECT id, user_id, policy, age, amount_cents, spent_cents, \
      digital_spent_cents, physical_spent_cents, digital_cap_cents, physical_cap_cents, granted_at, expires_at, \
-     carried_in_cents, closed_cents FROM deposits WHERE user_id = $1 AND granted_at <= $2 AND expires_at > $2 \
-     ORDER BY granted_at DESC, id DESC LIMIT 1";
+     carried_in_cents, closed_cents FROM deposits";
+
+/// The deposit in force at `$2` for user `$1`: the latest granted that has not expired.
+const ACTIVE_DEPOSIT_WHERE: &str =
+    "WHERE user_id = $1 AND granted_at <= $2 AND expires_at > $2 ORDER BY granted_at DESC, id DESC LIMIT 1";
 
 impl Store {
     /// The user with this id.
@@ -109,7 +112,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Deposit>, EngineError> {
         let row = on_pool!(self, p => {
-            sqlx::query_as::<_, DepositRow>(ACTIVE_DEPOSIT).bind(user.0).bind(now).fetch_optional(p).await
+            sqlx::query_as::<_, DepositRow>(&format!("{DEPOSIT_SELECT} {ACTIVE_DEPOSIT_WHERE}")).bind(user.0).bind(now).fetch_optional(p).await
         })?;
         Ok(row.map(Deposit::from))
     }

@@ -5,7 +5,9 @@
 //! `UPDATE … WHERE <still enough left>`: it re-checks under the row lock, so two
 //! requests racing for the last place cannot both win.
 
-use super::accounts::{DepositRow, ACTIVE_DEPOSIT};
+use std::sync::LazyLock;
+
+use super::accounts::{DepositRow, DEPOSIT_SELECT};
 use super::idempotency::{encoded, IdempotencyKey, Outcome, Replay, INSERT_KEY, SELECT_KEY};
 use super::{in_tx, on_pool, Dialect, Store};
 use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Refusal};
@@ -14,24 +16,50 @@ use crate::error::EngineError;
 use crate::ids::{BookingId, DepositId, OfferId};
 use crate::money::Cents;
 
-type StockOfferRow = (
-    i64,
-    i64,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    bool,
-    bool,
-    bool,
-    String,
-    Option<String>,
-);
+/// What the booking rules read, in one statement.
+#[derive(sqlx::FromRow)]
+struct BookingContext {
+    offer_id: i64,
+    price_cents: i64,
+    quantity: Option<i64>,
+    booked: i64,
+    beginning_at: Option<i64>,
+    booking_limit_at: Option<i64>,
+    is_deleted: bool,
+    is_duo: bool,
+    is_active: bool,
+    subcategory: String,
+    url: Option<String>,
+    user_id: Option<i64>,
+    existing: Option<i64>,
+    deposit_id: Option<i64>,
+    next_id: i64,
+}
 
-const STOCK_FOR_BOOKING: &str =
-    "SELECT s.offer_id, s.price_cents, s.quantity, s.booked, s.beginning_at, \
-     s.booking_limit_at, s.is_deleted, o.is_duo, o.is_active, o.subcategory, o.url \
+/// `$1` stock, `$2` user, `$3` now; `{next_id}` is the dialect's way to reserve an id.
+const CONTEXT: &str = "SELECT s.offer_id, s.price_cents, s.quantity, s.booked, s.beginning_at, \
+     s.booking_limit_at, s.is_deleted, o.is_duo, o.is_active, o.subcategory, o.url, \
+     (SELECT u.id FROM users u WHERE u.id = $2) AS user_id, \
+     (SELECT b.id FROM bookings b WHERE b.user_id = $2 AND b.offer_id = s.offer_id AND b.status <> 'cancelled' \
+      LIMIT 1) AS existing, \
+     (SELECT d.id FROM deposits d WHERE d.user_id = $2 AND d.granted_at <= $3 AND d.expires_at > $3 \
+      ORDER BY d.granted_at DESC, d.id DESC LIMIT 1) AS deposit_id, \
+     {next_id} AS next_id \
      FROM stocks s JOIN offers o ON o.id = s.offer_id WHERE s.id = $1";
+
+static CONTEXT_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    CONTEXT.replace(
+        "{next_id}",
+        "nextval(pg_get_serial_sequence('bookings', 'id'))",
+    )
+});
+// Safe: SQLite writers are serialised by `writer()` and the database lock.
+static CONTEXT_SQLITE: LazyLock<String> = LazyLock::new(|| {
+    CONTEXT.replace(
+        "{next_id}",
+        "(SELECT COALESCE(MAX(id), 0) + 1 FROM bookings)",
+    )
+});
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -92,10 +120,9 @@ impl Store {
         req: &BookingRequest,
         key: Option<&IdempotencyKey>,
     ) -> Result<Booking, EngineError> {
-        let next_id_sql = match self.dialect() {
-            Dialect::Postgres => "SELECT nextval(pg_get_serial_sequence('bookings', 'id'))",
-            // Safe: SQLite writers are serialised by `writer()` and the database lock.
-            Dialect::Sqlite => "SELECT COALESCE(MAX(id), 0) + 1 FROM bookings",
+        let context_sql = match self.dialect() {
+            Dialect::Postgres => &*CONTEXT_POSTGRES,
+            Dialect::Sqlite => &*CONTEXT_SQLITE,
         };
         let _writer = self.writer().await;
         on_pool!(self, p => in_tx!(p, tx => {
@@ -107,40 +134,36 @@ impl Store {
                     return Err(Refusal::DuplicateBooking.into());
                 }
             }
-            let row: Option<StockOfferRow> =
-                sqlx::query_as(STOCK_FOR_BOOKING).bind(req.stock_id.0).fetch_optional(&mut *tx).await?;
-            let Some((offer_id, price, quantity, booked, beginning_at, booking_limit_at, deleted, is_duo, active, sub, url)) = row
-            else {
+            // One round trip for everything the rules read; the guards below re-check
+            // what can change under concurrency.
+            let ctx: Option<BookingContext> = sqlx::query_as(context_sql)
+                .bind(req.stock_id.0)
+                .bind(req.user_id.0)
+                .bind(req.now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(ctx) = ctx else {
                 return Err(EngineError::NotFound { what: "stock", id: req.stock_id.0 });
             };
-            let user_exists: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(req.user_id.0).fetch_optional(&mut *tx).await?;
-            if user_exists.is_none() {
+            if ctx.user_id.is_none() {
                 return Err(EngineError::NotFound { what: "user", id: req.user_id.0 });
             }
             let stock = Stock {
                 id: req.stock_id,
-                offer_id: OfferId(offer_id),
-                price: Cents(price),
-                quantity,
-                booked,
-                beginning_at,
-                booking_limit_at,
+                offer_id: OfferId(ctx.offer_id),
+                price: Cents(ctx.price_cents),
+                quantity: ctx.quantity,
+                booked: ctx.booked,
+                beginning_at: ctx.beginning_at,
+                booking_limit_at: ctx.booking_limit_at,
             };
             // A user's own earlier booking is the most precise reason to refuse, so it
             // comes before the stock's state (which that booking may have sold out).
-            let already: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM bookings WHERE user_id = $1 AND offer_id = $2 AND status <> 'cancelled'",
-            )
-            .bind(req.user_id.0)
-            .bind(offer_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if already.is_some() {
+            if ctx.existing.is_some() {
                 return Err(Refusal::DuplicateBooking.into());
             }
-            check_stock(req, &stock, is_duo, active && !deleted)?;
-
+            check_stock(req, &stock, ctx.is_duo, ctx.is_active && !ctx.is_deleted)?;
+            let (offer_id, sub, url) = (ctx.offer_id, ctx.subcategory, ctx.url);
 
             let taken = sqlx::query(
                 "UPDATE stocks SET booked = booked + $1 WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity)",
@@ -157,9 +180,7 @@ impl Store {
             let mut deposit_id = None;
             if amount.0 > 0 {
                 let (digital, physical) = cap_shares(&sub, url.is_some(), amount);
-                let deposit: Option<DepositRow> =
-                    sqlx::query_as(ACTIVE_DEPOSIT).bind(req.user_id.0).bind(req.now).fetch_optional(&mut *tx).await?;
-                let Some(deposit) = deposit.map(Deposit::from) else {
+                let Some(deposit) = ctx.deposit_id else {
                     return Err(Refusal::InsufficientCredit.into());
                 };
                 let debited = sqlx::query(
@@ -172,16 +193,20 @@ impl Store {
                 .bind(amount.0)
                 .bind(digital.0)
                 .bind(physical.0)
-                .bind(deposit.id.0)
+                .bind(deposit)
                 .execute(&mut *tx)
                 .await?;
                 if debited.rows_affected() != 1 {
-                    return Err(credit_refusal(&deposit, amount, digital, physical).into());
+                    let row: DepositRow = sqlx::query_as(&format!("{DEPOSIT_SELECT} WHERE id = $1"))
+                        .bind(deposit)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return Err(credit_refusal(&Deposit::from(row), amount, digital, physical).into());
                 }
-                deposit_id = Some(DepositId(deposit.id.0));
+                deposit_id = Some(DepositId(deposit));
             }
 
-            let id = BookingId(sqlx::query_scalar::<_, i64>(next_id_sql).fetch_one(&mut *tx).await?);
+            let id = BookingId(ctx.next_id);
             let booking = Booking {
                 id,
                 user_id: req.user_id,
