@@ -104,15 +104,20 @@ impl Engine {
 
     async fn reindex(&self, ids: &[OfferId]) -> Result<(), EngineError> {
         let now = now();
-        for &id in ids {
-            match self.store.offer_record(id).await? {
-                Some(record) if record.offer.is_active => {
-                    self.index
-                        .upsert([offer_doc(&record, self.taxonomy, now)])?
-                }
-                _ => self.index.delete(id.0 as u64)?,
-            }
+        let records = self.store.offer_records_by_id(ids).await?;
+        let live: std::collections::HashSet<OfferId> = records
+            .iter()
+            .filter(|r| r.offer.is_active)
+            .map(|r| r.offer.id)
+            .collect();
+        for &id in ids.iter().filter(|id| !live.contains(id)) {
+            self.index.delete(id.0 as u64)?;
         }
+        let docs = records
+            .iter()
+            .filter(|r| r.offer.is_active)
+            .map(|r| offer_doc(r, self.taxonomy, now));
+        self.index.upsert(docs.collect::<Vec<_>>())?;
         self.index.commit()?;
         Ok(())
     }
