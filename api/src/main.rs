@@ -54,6 +54,11 @@ enum Command {
         #[arg(long)]
         index_dir: Option<PathBuf>,
     },
+    /// Rebuild the on-disk offer index from the store.
+    Index {
+        #[arg(long, default_value = "data/index")]
+        index_dir: PathBuf,
+    },
     /// Seed the demo world if the store is empty, then serve it.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -142,6 +147,21 @@ async fn main() -> anyhow::Result<()> {
             seed_into(&store, profile, seed, today).await?;
         }
         Command::Serve { addr, index_dir } => serve(store, addr, index_dir, false).await?,
+        Command::Index { index_dir } => {
+            // Without its sync marker the directory is wiped and rebuilt by Engine::open.
+            let _ = std::fs::remove_dir_all(&index_dir);
+            std::fs::create_dir_all(&index_dir)?;
+            let started = std::time::Instant::now();
+            let engine =
+                Engine::open_with_progress(store, &index_dir, &progress_bar("indexing", "offers")?)
+                    .await?;
+            println!(
+                "indexed {} offers into {} in {:.1?}",
+                engine.indexed_offers(),
+                index_dir.display(),
+                started.elapsed()
+            );
+        }
         Command::Demo { addr } => {
             if store.is_empty().await? {
                 seed_into(&store, Profile::Demo, 42, None).await?;
@@ -170,9 +190,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Credit(CreditCommand::Grant { today }) => {
             let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(
-                "{spinner} granting [{bar:40}] {pos}/{len} users ({per_sec}, eta {eta})",
-            )?);
+            let bar = progress_bar("granting", "users")?;
             let s = store.grant_due(today, &bar).await?;
             println!(
                 "granted {} deposits ({} carried over), closed {} ended deposits",
@@ -275,6 +293,14 @@ async fn serve(
     api::serve(listener, engine.clone(), shutdown_signal()).await?;
     engine.store().close().await;
     Ok(())
+}
+
+/// A progress bar for a long job counting `unit`s.
+fn progress_bar(job: &str, unit: &str) -> anyhow::Result<ProgressBar> {
+    let template =
+        format!("{{spinner}} {job} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})");
+    Ok(ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template(&template)?.progress_chars("=> ")))
 }
 
 /// Expires uncollected goods and marks past events used every ten minutes while serving.

@@ -1,7 +1,7 @@
 //! The facade: one [`Engine`] composes the store, the offer index and the ranking.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -33,29 +33,99 @@ pub struct Engine {
     pub(crate) taxonomy: &'static Taxonomy,
     /// Offers whose index document is stale (a booking changed a stock).
     dirty: Mutex<BTreeSet<OfferId>>,
+    index_dir: Option<PathBuf>,
+    /// The index reflects the store as of this instant.
+    synced_at: Mutex<Timestamp>,
+}
+
+/// Written beside an on-disk index: the instant it reflects the store as of.
+const SYNCED_FILE: &str = "mosaic-synced-at";
+
+/// Opens the index in `dir`, with the instant it is in sync as of, or a fresh empty index
+/// and `None` when there is none, it was never completed, or it cannot be read.
+fn open_on_disk(dir: &Path) -> Result<(OfferIndex, Option<Timestamp>), EngineError> {
+    std::fs::create_dir_all(dir)?;
+    let synced: Option<Timestamp> = std::fs::read_to_string(dir.join(SYNCED_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
+    if let Some(at) = synced {
+        match OfferIndex::open_or_create(dir) {
+            Ok(index) if !index.is_empty() => return Ok((index, Some(at))),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "the on-disk index is unreadable; rebuilding")
+            }
+        }
+    }
+    // Whatever is there is not known to be complete: start from nothing.
+    std::fs::remove_dir_all(dir)?;
+    std::fs::create_dir_all(dir)?;
+    Ok((OfferIndex::open_or_create(dir)?, None))
 }
 
 impl Engine {
-    /// Opens the engine on `store`, building the index from it (in RAM, or in
-    /// `index_dir` when given; the store is the source of truth either way), and
-    /// starts the background task that keeps the index fresh.
+    /// Opens the engine on `store` and starts the background task that keeps the index
+    /// fresh. The index lives in RAM, or in `index_dir` when given: an index found there
+    /// is reopened and caught up with what changed since it was last in sync; one that is
+    /// missing, never completed or corrupt is rebuilt from the store, the source of truth.
     pub async fn open(store: Store, index_dir: Option<&Path>) -> Result<Arc<Engine>, EngineError> {
-        let index = match index_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                OfferIndex::open_or_create(dir)?
-            }
-            None => OfferIndex::in_ram()?,
+        Engine::open_inner(store, index_dir, &indicatif::ProgressBar::hidden()).await
+    }
+
+    /// [`Engine::open`] on an on-disk index, showing a rebuild's progress on `progress`.
+    pub async fn open_with_progress(
+        store: Store,
+        index_dir: &Path,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Arc<Engine>, EngineError> {
+        Engine::open_inner(store, Some(index_dir), progress).await
+    }
+
+    async fn open_inner(
+        store: Store,
+        index_dir: Option<&Path>,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Arc<Engine>, EngineError> {
+        let (index, synced_at) = match index_dir {
+            Some(dir) => open_on_disk(dir)?,
+            None => (OfferIndex::in_ram()?, None),
         };
         let engine = Arc::new(Engine {
             store,
             index,
             taxonomy: Taxonomy::shipped(),
             dirty: Mutex::new(BTreeSet::new()),
+            index_dir: index_dir.map(Path::to_path_buf),
+            synced_at: Mutex::new(0),
         });
-        engine.rebuild_index().await?;
+        // Read the clock before the store: what changes meanwhile is caught next time.
+        let started = now();
+        match synced_at {
+            Some(since) => {
+                let changed = engine.store.changed_offers(since, started).await?;
+                engine.reindex(&changed).await?;
+                tracing::info!(
+                    changed = changed.len(),
+                    "reopened the on-disk index and caught up"
+                );
+            }
+            None => {
+                engine.rebuild_index_with(progress).await?;
+            }
+        }
+        engine.mark_synced(started)?;
         tokio::spawn(refresh_loop(Arc::downgrade(&engine)));
         Ok(engine)
+    }
+
+    /// Records that the index reflects the store as of `at` (in memory, and beside an
+    /// on-disk index so that a restart knows where to catch up from).
+    fn mark_synced(&self, at: Timestamp) -> Result<(), EngineError> {
+        *self.synced_at.lock().expect("sync lock") = at;
+        if let Some(dir) = &self.index_dir {
+            std::fs::write(dir.join(SYNCED_FILE), at.to_string())?;
+        }
+        Ok(())
     }
 
     /// The store under the engine.
@@ -70,36 +140,54 @@ impl Engine {
 
     /// Re-reads every offer from the store into the index.
     pub async fn rebuild_index(&self) -> Result<usize, EngineError> {
-        let records = self.store.offer_records().await?;
-        let now = now();
-        let taxonomy = self.taxonomy;
-        let docs: Vec<_> = records
-            .iter()
-            .map(|r| offer_doc(r, taxonomy, now))
-            .collect();
-        let count = docs.len();
-        self.index.upsert(docs)?;
-        self.index.commit()?;
-        Ok(count)
+        self.rebuild_index_with(&indicatif::ProgressBar::hidden())
+            .await
     }
 
-    /// Pushes every offer marked stale to the index and commits once.
-    pub async fn refresh_index(&self) -> Result<usize, EngineError> {
-        let ids: Vec<OfferId> = std::mem::take(&mut *self.dirty.lock().expect("dirty set lock"))
-            .into_iter()
-            .collect();
-        if ids.is_empty() {
-            return Ok(0);
+    /// [`Engine::rebuild_index`], counting indexed offers on `progress`.
+    pub async fn rebuild_index_with(
+        &self,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<usize, EngineError> {
+        let records = self.store.offer_records().await?;
+        let now = now();
+        progress.set_length(records.len() as u64);
+        for chunk in records.chunks(10_000) {
+            self.index.upsert(
+                chunk
+                    .iter()
+                    .map(|r| offer_doc(r, self.taxonomy, now))
+                    .collect::<Vec<_>>(),
+            )?;
+            progress.inc(chunk.len() as u64);
         }
-        let result = self.reindex(&ids).await;
+        self.index.commit()?;
+        progress.finish();
+        Ok(records.len())
+    }
+
+    /// Pushes to the index every offer marked stale here, and every offer the store says
+    /// changed since the last sync (another process, or time closing a stock), in one commit.
+    pub async fn refresh_index(&self) -> Result<usize, EngineError> {
+        let started = now();
+        let since = *self.synced_at.lock().expect("sync lock");
+        let mut ids: BTreeSet<OfferId> =
+            std::mem::take(&mut *self.dirty.lock().expect("dirty set lock"));
+        let result = async {
+            ids.extend(self.store.changed_offers(since, started).await?);
+            let ids: Vec<OfferId> = ids.iter().copied().collect();
+            if !ids.is_empty() {
+                self.reindex(&ids).await?;
+            }
+            self.mark_synced(started)?;
+            Ok::<usize, EngineError>(ids.len())
+        }
+        .await;
         if result.is_err() {
             // Nothing is lost: the offers stay stale until the next refresh succeeds.
-            self.dirty
-                .lock()
-                .expect("dirty set lock")
-                .extend(ids.iter().copied());
+            self.dirty.lock().expect("dirty set lock").extend(ids);
         }
-        result.map(|()| ids.len())
+        result
     }
 
     async fn reindex(&self, ids: &[OfferId]) -> Result<(), EngineError> {
