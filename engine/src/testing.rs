@@ -76,8 +76,16 @@ impl TestStore {
             .execute(&mut admin)
             .await
             .expect("create test database");
-        let base = admin_url.split('?').next().unwrap_or(&admin_url);
-        let url = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
+        // Swap the database name, keeping any query (e.g. `?host=/var/run/postgresql`).
+        let (base, query) = admin_url
+            .split_once('?')
+            .map_or((admin_url.as_str(), ""), |(b, q)| (b, q));
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        let url = if query.is_empty() {
+            format!("{base}/{name}")
+        } else {
+            format!("{base}/{name}?{query}")
+        };
         let store = Store::connect(&url).await.expect("open PostgreSQL store");
         Some(TestStore {
             store,
