@@ -77,7 +77,8 @@ impl Engine {
             limit: DIGITAL_CANDIDATES,
             ..Query::default()
         })?;
-        let hits: Vec<_> = physical.hits.into_iter().chain(digital.hits).collect();
+        let physical_count = physical.hits.len();
+        let hits: Vec<_> = physical.hits.iter().chain(&digital.hits).collect();
         let candidates: Vec<Candidate> = hits
             .iter()
             .map(|h| Candidate {
@@ -94,8 +95,14 @@ impl Engine {
         let ranked = rank(&candidates, &taste.profile, &RankConfig::default(), want);
         let mut items = Vec::with_capacity(req.limit);
         for r in ranked.iter().skip(offset) {
-            let hit = &hits[r.index];
-            items.push(self.card(hit, self.reason(&r.reason, &taste, hit.location.is_none()))?);
+            let hit = hits[r.index];
+            let results = if r.index < physical_count {
+                &physical
+            } else {
+                &digital
+            };
+            let reason = self.reason(&r.reason, &taste, hit.location.is_none());
+            items.push(self.card(hit, results.stored(hit)?, reason)?);
         }
         let end = offset + items.len();
         let next_cursor = (end == want && end < MAX_FEED_DEPTH && candidates.len() > end)

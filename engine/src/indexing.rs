@@ -43,5 +43,9 @@ pub fn offer_doc(record: &OfferRecord, taxonomy: &Taxonomy, now: Timestamp) -> O
         next_beginning_at: bookable.iter().filter_map(|s| s.beginning_at).min(),
         sold_out: bookable.is_empty(),
         popularity: record.bookings.max(0) as u64,
+        remaining_places: bookable
+            .iter()
+            .map(|s| s.remaining().map(|n| n as u64))
+            .sum(),
     }
 }

@@ -12,7 +12,7 @@ mod engine;
 pub mod error;
 mod feed;
 pub mod ids;
-mod indexing;
+pub mod indexing;
 pub mod money;
 mod profile;
 mod search;

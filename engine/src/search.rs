@@ -1,6 +1,6 @@
 //! Search: text, place, radius and filters, with category facets.
 
-use indexer::{DigitalMode, Filters, GeoFilter, Hit, Query};
+use indexer::{DigitalMode, Filters, GeoFilter, Hit, OfferDoc, Query};
 
 use crate::domain::Coordinates;
 use crate::engine::Engine;
@@ -101,7 +101,7 @@ impl Engine {
         let items = results
             .hits
             .iter()
-            .map(|h| self.card(h, reason()))
+            .map(|h| self.card(h, results.stored(h)?, reason()))
             .collect::<Result<Vec<_>, _>>()?;
         let end = offset + items.len();
         let next_cursor = (end < results.total && end < MAX_SEARCH_DEPTH).then(|| end.to_string());
@@ -122,11 +122,12 @@ impl Engine {
     }
 
     /// The card of an index hit: fast fields from the hit, text from the stored document.
-    pub(crate) fn card(&self, hit: &Hit, reason: ReasonView) -> Result<OfferCard, EngineError> {
-        let doc = self.index.get(hit.id)?.ok_or(EngineError::NotFound {
-            what: "offer",
-            id: hit.id as i64,
-        })?;
+    pub(crate) fn card(
+        &self,
+        hit: &Hit,
+        doc: OfferDoc,
+        reason: ReasonView,
+    ) -> Result<OfferCard, EngineError> {
         Ok(OfferCard {
             offer_id: OfferId(hit.id as i64),
             title: doc.title,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::geo::{haversine_m, GeoPoint};
 use crate::index::Hit;
@@ -25,6 +25,8 @@ struct Criteria {
     /// offset + limit: the best `keep` hits of each segment are enough.
     keep: usize,
     facets: bool,
+    /// Scores carry cell bounds, not text relevance (see `Plan::cell_bounds`).
+    cell_bounds: bool,
 }
 
 pub(crate) struct OfferCollector {
@@ -54,8 +56,9 @@ impl OfferCollector {
                 sort: plan.sort,
                 keep: plan.offset.saturating_add(plan.limit),
                 facets: plan.facets,
+                cell_bounds: plan.cell_bounds(),
             }),
-            scoring: !plan.terms.is_empty(),
+            scoring: !plan.terms.is_empty() || plan.cell_bounds(),
         }
     }
 }
@@ -109,6 +112,7 @@ impl Ord for Candidate {
 
 pub(crate) struct OfferSegmentCollector {
     criteria: Arc<Criteria>,
+    segment: SegmentOrdinal,
     cols: Columns,
     heap: BinaryHeap<Candidate>,
     total: usize,
@@ -126,16 +130,38 @@ struct Columns {
     begins: Option<Column<i64>>,
     sold_out: Column<bool>,
     popularity: Column<u64>,
+    remaining: Option<Column<u64>>,
     venue_id: Option<Column<u64>>,
     offerer_id: Column<u64>,
     category: Option<StrColumn>,
     subcategory: Option<StrColumn>,
+    /// Every category and subcategory code of the segment, by term ordinal: there
+    /// are a few dozen, and reading them once beats a dictionary lookup per hit.
+    category_names: Vec<String>,
+    subcategory_names: Vec<String>,
+}
+
+/// The terms of a string column, in ordinal order.
+fn names(col: &Option<StrColumn>) -> std::io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(col) = col {
+        out.reserve(col.num_terms());
+        let mut terms = col.dictionary().stream()?;
+        while terms.advance() {
+            out.push(String::from_utf8_lossy(terms.key()).into_owned());
+        }
+    }
+    Ok(out)
 }
 
 impl Columns {
     fn open(segment: &SegmentReader) -> tantivy::Result<Self> {
         let ff = segment.fast_fields();
+        let category = ff.str(schema::CATEGORY)?;
+        let subcategory = ff.str(schema::SUBCATEGORY)?;
         Ok(Columns {
+            category_names: names(&category)?,
+            subcategory_names: names(&subcategory)?,
             id: ff.u64(schema::ID)?,
             lat: ff.column_opt(schema::LAT)?,
             lon: ff.column_opt(schema::LON)?,
@@ -145,10 +171,11 @@ impl Columns {
             begins: ff.column_opt(schema::BEGINS)?,
             sold_out: ff.bool(schema::SOLD_OUT)?,
             popularity: ff.u64(schema::POPULARITY)?,
+            remaining: ff.column_opt(schema::REMAINING)?,
             venue_id: ff.column_opt(schema::VENUE_ID)?,
             offerer_id: ff.u64(schema::OFFERER_ID)?,
-            category: ff.str(schema::CATEGORY)?,
-            subcategory: ff.str(schema::SUBCATEGORY)?,
+            category,
+            subcategory,
         })
     }
 
@@ -158,16 +185,13 @@ impl Columns {
         Some(GeoPoint::new_unchecked(lat, lon))
     }
 
-    fn string(col: &Option<StrColumn>, doc: DocId) -> String {
-        let mut s = String::new();
-        if let Some(col) = col {
-            if let Some(ord) = col.ords().first(doc) {
-                // An I/O error here would mean a corrupt segment; the hit
-                // keeps an empty string rather than failing the search.
-                let _ = col.ord_to_str(ord, &mut s);
-            }
-        }
-        s
+    /// The code of `doc` in a string column, from the segment's table of names.
+    fn string(col: &Option<StrColumn>, names: &[String], doc: DocId) -> String {
+        col.as_ref()
+            .and_then(|c| c.ords().first(doc))
+            .and_then(|ord| names.get(ord as usize))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -177,7 +201,7 @@ impl Collector for OfferCollector {
 
     fn for_segment(
         &self,
-        _ord: SegmentOrdinal,
+        ord: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
         let cols = Columns::open(segment)?;
@@ -187,6 +211,7 @@ impl Collector for OfferCollector {
         };
         Ok(OfferSegmentCollector {
             criteria: self.criteria.clone(),
+            segment: ord,
             cols,
             heap: BinaryHeap::new(),
             total: 0,
@@ -268,38 +293,8 @@ impl OfferSegmentCollector {
         }
     }
 
-    fn hit(&self, c: Candidate) -> Hit {
-        let cols = &self.cols;
-        let doc = c.doc;
-        Hit {
-            id: c.id,
-            score: c.score,
-            distance_m: c.distance_m,
-            category: Columns::string(&cols.category, doc),
-            subcategory: Columns::string(&cols.subcategory, doc),
-            venue_id: cols.venue_id.as_ref().and_then(|v| v.first(doc)),
-            offerer_id: cols.offerer_id.first(doc).unwrap_or(0),
-            location: c.location,
-            price_cents: cols.price.first(doc).unwrap_or(0),
-            is_duo: cols.duo.first(doc).unwrap_or(false),
-            is_event: cols.event.first(doc).unwrap_or(false),
-            next_beginning_at: cols.begins.as_ref().and_then(|b| b.first(doc)),
-            popularity: cols.popularity.first(doc).unwrap_or(0),
-        }
-    }
-}
-
-impl SegmentCollector for OfferSegmentCollector {
-    type Fruit = Harvest;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        let location = self.cols.location(doc);
-        let Some(distance_m) = self.geo_test(location) else {
-            return;
-        };
-        if !self.passes_filters(doc) {
-            return;
-        }
+    /// Counts a match in the total and the facets.
+    fn count(&mut self, doc: DocId) {
         self.total += 1;
         // Sized only when facets are wanted.
         if !self.facet_counts.is_empty() {
@@ -314,24 +309,116 @@ impl SegmentCollector for OfferSegmentCollector {
                 }
             }
         }
-        let keep = self.criteria.keep;
-        if keep == 0 {
+    }
+
+    /// Keeps `candidate` if it is among the best `keep` so far.
+    fn offer(&mut self, candidate: Candidate) {
+        if self.heap.len() < self.criteria.keep {
+            self.heap.push(candidate);
+        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
+            self.heap.pop();
+            self.heap.push(candidate);
+        }
+    }
+
+    /// An offer of a cell that lies inside the disk, at least `inside_from_m` from
+    /// the centre: it passes the geo test without one, and its distance is computed
+    /// only if it could still make the page.
+    fn collect_inside(&mut self, doc: DocId, inside_from_m: f64) {
+        if !self.passes_filters(doc) {
             return;
         }
-        let candidate = Candidate {
+        self.count(doc);
+        if self.criteria.keep == 0 {
+            return;
+        }
+        if self.heap.len() == self.criteria.keep {
+            let Some(worst) = self.heap.peek() else {
+                return;
+            };
+            let hopeless = match self.criteria.sort {
+                // The distance is at least the bound; ties go to the lower id, so only
+                // a bound strictly beyond the worst kept distance rules the offer out.
+                SortBy::Distance => inside_from_m > worst.primary,
+                // Without text every primary key is 0: the lowest ids win.
+                SortBy::Relevance | SortBy::Blend => {
+                    self.cols.id.first(doc).unwrap_or(0) > worst.id
+                }
+            };
+            if hopeless {
+                return;
+            }
+        }
+        let location = self.cols.location(doc);
+        let distance_m = match (&self.criteria.geo, location) {
+            (GeoPlan::Radius { center, .. }, Some(p)) => Some(haversine_m(*center, p)),
+            // A cell term on an offer without location cannot happen; be exact anyway.
+            _ => return,
+        };
+        self.offer(Candidate {
+            primary: self.primary(0.0, distance_m),
+            id: self.cols.id.first(doc).unwrap_or(0),
+            doc,
+            score: 0.0,
+            distance_m,
+            location,
+        });
+    }
+
+    fn hit(&self, c: Candidate) -> Hit {
+        let cols = &self.cols;
+        let doc = c.doc;
+        Hit {
+            id: c.id,
+            score: c.score,
+            distance_m: c.distance_m,
+            category: Columns::string(&cols.category, &cols.category_names, doc),
+            subcategory: Columns::string(&cols.subcategory, &cols.subcategory_names, doc),
+            venue_id: cols.venue_id.as_ref().and_then(|v| v.first(doc)),
+            offerer_id: cols.offerer_id.first(doc).unwrap_or(0),
+            location: c.location,
+            price_cents: cols.price.first(doc).unwrap_or(0),
+            is_duo: cols.duo.first(doc).unwrap_or(false),
+            is_event: cols.event.first(doc).unwrap_or(false),
+            next_beginning_at: cols.begins.as_ref().and_then(|b| b.first(doc)),
+            popularity: cols.popularity.first(doc).unwrap_or(0),
+            remaining_places: cols.remaining.as_ref().and_then(|r| r.first(doc)),
+            address: DocAddress::new(self.segment, doc),
+        }
+    }
+}
+
+impl SegmentCollector for OfferSegmentCollector {
+    type Fruit = Harvest;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let mut score = score;
+        if self.criteria.cell_bounds {
+            if score >= 1.0 {
+                return self.collect_inside(doc, f64::from(score) - 1.0);
+            }
+            // Not text relevance: hits without text score 0.
+            score = 0.0;
+        }
+        let location = self.cols.location(doc);
+        let Some(distance_m) = self.geo_test(location) else {
+            return;
+        };
+        if !self.passes_filters(doc) {
+            return;
+        }
+        self.count(doc);
+        if self.criteria.keep == 0 {
+            return;
+        }
+        self.offer(Candidate {
             primary: self.primary(score, distance_m),
             id: self.cols.id.first(doc).unwrap_or(0),
             doc,
             score,
             distance_m,
             location,
-        };
-        if self.heap.len() < keep {
-            self.heap.push(candidate);
-        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
-            self.heap.pop();
-            self.heap.push(candidate);
-        }
+        });
     }
 
     fn harvest(mut self) -> Harvest {
@@ -345,13 +432,9 @@ impl SegmentCollector for OfferSegmentCollector {
             })
             .collect();
         let mut facets = HashMap::new();
-        if let Some(col) = &self.cols.category {
-            for (ord, &count) in self.facet_counts.iter().enumerate() {
-                if count > 0 {
-                    let mut s = String::new();
-                    let _ = col.ord_to_str(ord as u64, &mut s);
-                    *facets.entry(s).or_default() += count;
-                }
+        for (ord, &count) in self.facet_counts.iter().enumerate() {
+            if let (true, Some(name)) = (count > 0, self.cols.category_names.get(ord)) {
+                *facets.entry(name.clone()).or_default() += count;
             }
         }
         Harvest {

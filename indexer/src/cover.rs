@@ -77,10 +77,22 @@ fn circumradius_m(cell: CellIndex) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Cell ids (at [`resolution_for`]`(radius_m)`) covering every point within
+/// One cell of a cover.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CoverCell {
+    /// The H3 cell id.
+    pub id: u64,
+    /// When the whole cell lies inside the disk: a lower bound, in metres, of the
+    /// distance from the centre to any point of the cell. Offers in such a cell
+    /// need no distance test, and a nearest-first search can skip computing their
+    /// distance once it holds enough closer offers.
+    pub inside_from_m: Option<f64>,
+}
+
+/// Cells (at [`resolution_for`]`(radius_m)`) covering every point within
 /// `radius_m` of `centre`, or `None` when the cover would be too large to be
 /// worth it.
-pub(crate) fn disk_cover(centre: GeoPoint, radius_m: f64) -> Option<Vec<u64>> {
+pub(crate) fn disk_cover(centre: GeoPoint, radius_m: f64) -> Option<Vec<CoverCell>> {
     let res = resolution_for(radius_m);
     let start = centre.to_latlng().to_cell(res);
     let mut seen: HashSet<CellIndex> = HashSet::from([start]);
@@ -88,12 +100,18 @@ pub(crate) fn disk_cover(centre: GeoPoint, radius_m: f64) -> Option<Vec<u64>> {
     let mut kept = Vec::new();
     while let Some(cell) = queue.pop_front() {
         let cell_centre = GeoPoint::from_latlng(LatLng::from(cell));
-        let reach = radius_m + circumradius_m(cell) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M;
+        // Every point of the cell is within `spread` of its centre (same argument
+        // and margins as the cover itself).
+        let spread = circumradius_m(cell) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M;
+        let d = haversine_m(centre, cell_centre);
         // The start cell holds the centre, so it is always kept.
-        if cell != start && haversine_m(centre, cell_centre) > reach {
+        if cell != start && d > radius_m + spread {
             continue;
         }
-        kept.push(u64::from(cell));
+        kept.push(CoverCell {
+            id: u64::from(cell),
+            inside_from_m: (d + spread <= radius_m).then(|| (d - spread).max(0.0)),
+        });
         if kept.len() > MAX_CELLS {
             return None;
         }
@@ -124,6 +142,9 @@ mod tests {
             1_000_000.0,
         ] {
             let cells = disk_cover(paris, r).unwrap();
+            assert!(cells
+                .iter()
+                .all(|c| c.inside_from_m.is_none_or(|lb| lb <= r)));
             assert!(
                 !cells.is_empty() && cells.len() <= 400,
                 "r={r}: {} cells",
@@ -136,7 +157,14 @@ mod tests {
     fn cover_contains_cells_of_points_inside() {
         let c = GeoPoint::new(-20.8823, 55.4504).unwrap();
         let r = 3_000.0;
-        let cells: HashSet<u64> = disk_cover(c, r).unwrap().into_iter().collect();
+        let cover = disk_cover(c, r).unwrap();
+        let cells: HashSet<u64> = cover.iter().map(|c| c.id).collect();
+        let inside: HashSet<u64> = cover
+            .iter()
+            .filter(|c| c.inside_from_m.is_some())
+            .map(|c| c.id)
+            .collect();
+        assert!(!inside.is_empty(), "a 3 km disk holds whole cells");
         let res = resolution_for(r);
         for i in 0..360 {
             let a = (i as f64).to_radians();
@@ -146,8 +174,18 @@ mod tests {
                 / (crate::geo::EARTH_RADIUS_M * c.lat().to_radians().cos()))
             .to_degrees();
             let p = GeoPoint::new(c.lat() + dlat, c.lon() + dlon).unwrap();
+            let cell = u64::from(p.to_latlng().to_cell(res));
             if haversine_m(c, p) <= r {
-                assert!(cells.contains(&u64::from(p.to_latlng().to_cell(res))));
+                assert!(cells.contains(&cell));
+            }
+            // Points just outside the circle are never in a cell marked inside.
+            let dlat = (r * 1.001 * a.cos() / crate::geo::EARTH_RADIUS_M).to_degrees();
+            let dlon = (r * 1.001 * a.sin()
+                / (crate::geo::EARTH_RADIUS_M * c.lat().to_radians().cos()))
+            .to_degrees();
+            let q = GeoPoint::new(c.lat() + dlat, c.lon() + dlon).unwrap();
+            if haversine_m(c, q) > r {
+                assert!(!inside.contains(&u64::from(q.to_latlng().to_cell(res))));
             }
         }
     }

@@ -45,6 +45,8 @@ pub struct OfferDoc {
     pub sold_out: bool,
     /// Bookings count, for ranking.
     pub popularity: u64,
+    /// Places left over the bookable stocks; `None` when one of them is unlimited.
+    pub remaining_places: Option<u64>,
 }
 
 impl OfferDoc {
@@ -85,6 +87,9 @@ impl OfferDoc {
         }
         d.add_bool(f.sold_out, self.sold_out);
         d.add_u64(f.popularity, self.popularity);
+        if let Some(n) = self.remaining_places {
+            d.add_u64(f.remaining, n);
+        }
         d
     }
 
@@ -129,6 +134,7 @@ impl OfferDoc {
             next_beginning_at: d.get_first(f.begins).and_then(|v| v.as_i64()),
             sold_out: bool_of(f.sold_out, "sold_out")?,
             popularity: u64_of(f.popularity).ok_or_else(|| missing("popularity"))?,
+            remaining_places: u64_of(f.remaining),
         })
     }
 }

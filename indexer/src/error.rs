@@ -47,6 +47,9 @@ pub enum IndexError {
     /// A stored document could not be turned back into an [`crate::OfferDoc`].
     #[error("corrupt stored document: {0}")]
     CorruptDocument(String),
+    /// Results built by hand (not by a search) hold no stored documents.
+    #[error("these results come from no search: they hold no stored documents")]
+    NoSnapshot,
     /// A thread panicked while holding the writer.
     #[error("index writer lock poisoned by a panic")]
     WriterPoisoned,

@@ -10,7 +10,8 @@ use tantivy::query::{
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
+    TantivyDocument, Term,
 };
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
@@ -56,6 +57,10 @@ pub struct Hit {
     pub next_beginning_at: Option<i64>,
     /// Bookings count.
     pub popularity: u64,
+    /// Places left; `None` when unlimited.
+    pub remaining_places: Option<u64>,
+    /// Where the stored document is, in the searcher that found the hit.
+    pub(crate) address: DocAddress,
 }
 
 /// Number of matching offers in one category.
@@ -77,6 +82,38 @@ pub struct SearchResults {
     /// Per-category counts over all matching offers, by descending count then
     /// category; empty unless [`Query::facets`] was set.
     pub facets: Vec<CategoryFacet>,
+    /// The index as the search saw it, so stored documents of the hits can be
+    /// read without looking them up again, even after later commits.
+    snapshot: Snapshot,
+}
+
+/// A searcher kept alive with the results; results compare equal whatever it is.
+#[derive(Clone, Default)]
+struct Snapshot(Option<(Searcher, Fields)>);
+
+impl PartialEq for Snapshot {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshot")
+    }
+}
+
+impl SearchResults {
+    /// The stored document of one of these hits (title, description, venue name…),
+    /// read directly from where the search found it: no term lookup, so a page of
+    /// cards costs one document read per card.
+    pub fn stored(&self, hit: &Hit) -> Result<OfferDoc, IndexError> {
+        let Some((searcher, fields)) = &self.snapshot.0 else {
+            return Err(IndexError::NoSnapshot);
+        };
+        let doc: TantivyDocument = searcher.doc(hit.address)?;
+        OfferDoc::from_document(&doc, fields)
+    }
 }
 
 /// The offer index. `Send + Sync`; share it behind an `Arc`.
@@ -244,6 +281,7 @@ impl OfferIndex {
             hits: page(harvest.hits, plan.offset, plan.limit),
             total: harvest.total,
             facets,
+            snapshot: Snapshot(Some((searcher, self.fields.clone()))),
         })
     }
 
@@ -269,15 +307,43 @@ impl OfferIndex {
             DigitalMode::Include => {}
         }
         if let (Some(cells), false) = (&plan.cells, plan.digital == DigitalMode::Only) {
-            let cells: Box<dyn TantivyQuery> = Box::new(TermSetQuery::new(
-                cells.iter().map(|&c| Term::from_field_u64(f.h3, c)),
+            let bounds = plan.cell_bounds();
+            // A union of term queries: each cell is one dictionary lookup, where a
+            // term set would stream the whole cell dictionary through an automaton.
+            // With cell bounds, a cell's constant score is 1 + the lower bound of its
+            // distance when it lies inside the disk, 0 otherwise; an offer has one
+            // cell per resolution, so its score is exactly its cell's.
+            let cells: Box<dyn TantivyQuery> = Box::new(BooleanQuery::union(
+                cells
+                    .iter()
+                    .map(|c| {
+                        let term = Box::new(TermQuery::new(
+                            Term::from_field_u64(f.h3, c.id),
+                            IndexRecordOption::Basic,
+                        ));
+                        let score = match (bounds, c.inside_from_m) {
+                            // One metre off keeps the f32 bound below the true one.
+                            (true, Some(lb)) => 1.0 + (lb - 1.0).max(0.0) as f32,
+                            _ => 0.0,
+                        };
+                        Box::new(ConstScoreQuery::new(term, score)) as Box<dyn TantivyQuery>
+                    })
+                    .collect(),
             ));
-            filters.push(if plan.digital == DigitalMode::Include {
+            let cells: Box<dyn TantivyQuery> = if plan.digital == DigitalMode::Include {
                 // Digital offers have no cell but bypass the geo filter.
-                Box::new(BooleanQuery::union(vec![cells, digital(true)]))
+                Box::new(BooleanQuery::union(vec![
+                    cells,
+                    Box::new(ConstScoreQuery::new(digital(true), 0.0)),
+                ]))
             } else {
                 cells
-            });
+            };
+            if bounds {
+                clauses.push((Occur::Must, cells));
+            } else {
+                filters.push(cells);
+            }
         }
         for (field, values) in [
             (f.category, &plan.filters.categories),

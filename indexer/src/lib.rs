@@ -60,6 +60,7 @@
 //!     next_beginning_at: Some(1_767_225_600),
 //!     sold_out: false,
 //!     popularity: 42,
+//!     remaining_places: Some(30),
 //! }])?;
 //! index.commit()?;
 //!

@@ -1,7 +1,7 @@
 //! What a search asks for, and its validation into an execution plan.
 
 use crate::analysis::analyze;
-use crate::cover::disk_cover;
+use crate::cover::{disk_cover, CoverCell};
 use crate::geo::{BoundingBox, GeoPoint};
 use crate::IndexError;
 
@@ -144,13 +144,27 @@ pub(crate) struct Plan {
     pub geo: GeoPlan,
     /// H3 cells covering the geo filter; `None` when there is no geo filter
     /// or its cover is too large (then the exact test alone decides).
-    pub cells: Option<Vec<u64>>,
+    pub cells: Option<Vec<CoverCell>>,
     pub digital: DigitalMode,
     pub filters: Filters,
     pub sort: SortBy,
     pub offset: usize,
     pub limit: usize,
     pub facets: bool,
+}
+
+impl Plan {
+    /// Whether the search passes each offer its cell's lower bound as its score
+    /// (see [`CoverCell::inside_from_m`]): only without text, whose score it would
+    /// take, and for a radius with whole cells inside it.
+    pub(crate) fn cell_bounds(&self) -> bool {
+        self.terms.is_empty()
+            && matches!(self.geo, GeoPlan::Radius { .. })
+            && self
+                .cells
+                .as_ref()
+                .is_some_and(|cells| cells.iter().any(|c| c.inside_from_m.is_some()))
+    }
 }
 
 impl Query {
@@ -185,9 +199,20 @@ impl Query {
                 bbox.validate()?;
                 let center = bbox.center();
                 let radius = bbox.circumradius_m();
+                // A cell inside the box's circumscribed disk may still stick out of
+                // the box: no cell is known to be inside.
                 let cells = (self.needs_cover() && radius <= MAX_RADIUS_M)
                     .then(|| disk_cover(center, radius.max(MIN_RADIUS_M)))
-                    .flatten();
+                    .flatten()
+                    .map(|cells| {
+                        cells
+                            .into_iter()
+                            .map(|c| CoverCell {
+                                inside_from_m: None,
+                                ..c
+                            })
+                            .collect()
+                    });
                 (GeoPlan::Box { bbox, center }, cells)
             }
         };

@@ -27,6 +27,7 @@ pub(crate) const EVENT: &str = "is_event";
 pub(crate) const BEGINS: &str = "next_beginning_at";
 pub(crate) const SOLD_OUT: &str = "sold_out";
 pub(crate) const POPULARITY: &str = "popularity";
+pub(crate) const REMAINING: &str = "remaining_places";
 
 /// Text fields and their boost in the BM25 sum: a title match counts three
 /// times a description match, so it ranks above it.
@@ -61,6 +62,7 @@ pub(crate) struct Fields {
     pub begins: Field,
     pub sold_out: Field,
     pub popularity: Field,
+    pub remaining: Field,
     /// Text fields with their boosts, for query building.
     pub text: Vec<(Field, f32)>,
 }
@@ -94,7 +96,8 @@ pub(crate) fn build_schema() -> Schema {
     b.add_bool_field(EVENT, fast_stored.clone());
     b.add_i64_field(BEGINS, fast_stored.clone());
     b.add_bool_field(SOLD_OUT, fast_stored.clone());
-    b.add_u64_field(POPULARITY, fast_stored);
+    b.add_u64_field(POPULARITY, fast_stored.clone());
+    b.add_u64_field(REMAINING, fast_stored);
     b.build()
 }
 
@@ -122,6 +125,7 @@ impl Fields {
             begins: f(BEGINS)?,
             sold_out: f(SOLD_OUT)?,
             popularity: f(POPULARITY)?,
+            remaining: f(REMAINING)?,
             text: TEXT_BOOSTS
                 .iter()
                 .map(|&(name, boost)| Ok((f(name)?, boost)))

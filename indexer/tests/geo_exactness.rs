@@ -125,6 +125,74 @@ fn radius_queries_match_brute_force() {
     assert!(total_hits > 10_000, "only {total_hits} hits in all");
 }
 
+/// Small pages: once a page is full, offers of cells wholly inside the disk are
+/// skipped without computing their distance. Pages must still be exactly the
+/// brute force's, nearest first (ties by id) or lowest ids first, with exact
+/// totals and facets.
+#[test]
+fn small_pages_match_brute_force_under_every_sort() {
+    let mut rng = rng(11);
+    let (index, offers) = build(&mut rng);
+    for i in 0..600 {
+        let center = if i % 2 == 0 {
+            let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
+            offset(
+                lat,
+                lon,
+                rng.gen_range(0.0..5_000.0),
+                rng.gen_range(0.0..6.3),
+            )
+        } else {
+            near_cell_vertex(&mut rng, &offers)
+        };
+        let radius_m = log_uniform(&mut rng, 2_000.0, 100_000.0);
+        let sort = [SortBy::Distance, SortBy::Relevance, SortBy::Blend][i % 3];
+        let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..25));
+        let results = index
+            .search(&Query {
+                geo: Some(GeoFilter::Radius { center, radius_m }),
+                digital: DigitalMode::Exclude,
+                sort: Some(sort),
+                offset: offset_,
+                limit,
+                facets: true,
+                filters: Filters {
+                    include_sold_out: true,
+                    ..Filters::default()
+                },
+                ..Query::default()
+            })
+            .unwrap();
+        let mut expected: Vec<(f64, u64)> = offers
+            .iter()
+            .filter_map(|o| Some((haversine_m(center, o.location?), o.id)))
+            .filter(|&(d, _)| d <= radius_m)
+            .collect();
+        assert_eq!(results.total, expected.len(), "query {i}: total");
+        let facet_sum: u64 = results.facets.iter().map(|f| f.count).sum();
+        assert_eq!(facet_sum as usize, expected.len(), "query {i}: facets");
+        match sort {
+            SortBy::Distance => expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))),
+            SortBy::Relevance | SortBy::Blend => expected.sort_by_key(|&(_, id)| id),
+        }
+        let want: Vec<u64> = expected
+            .iter()
+            .skip(offset_)
+            .take(limit)
+            .map(|e| e.1)
+            .collect();
+        let got: Vec<u64> = results.hits.iter().map(|h| h.id).collect();
+        assert_eq!(
+            got, want,
+            "query {i}: {sort:?} page at {center:?} r={radius_m}"
+        );
+        for (h, e) in results.hits.iter().zip(expected.iter().skip(offset_)) {
+            assert!((h.distance_m.unwrap() - e.0).abs() <= 1e-6 * e.0.max(1.0));
+            assert_eq!(h.score, 0.0, "no text, no score");
+        }
+    }
+}
+
 #[test]
 fn bounding_boxes_match_brute_force() {
     let mut rng = rng(11);

@@ -70,6 +70,7 @@ pub fn offer(id: u64, title: &str) -> OfferDoc {
         next_beginning_at: None,
         sold_out: false,
         popularity: 0,
+        remaining_places: None,
     }
 }
 
