@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use engine::domain::Coordinates;
 use engine::ids::UserId;
 use engine::seed::{Profile, SeedConfig};
+use engine::taxonomy::Taxonomy;
 use engine::testing::TestStore;
 use engine::{seed_store, DigitalMode, Engine, FeedRequest, SearchRequest};
 use indicatif::ProgressBar;
@@ -85,16 +86,38 @@ async fn feeds_are_local_diversified_deterministic_and_paged() {
 async fn a_user_is_shown_categories_they_never_booked() {
     let (t, engine) = world().await;
     // Users with a history: most items may follow their taste, but not all.
+    let taxonomy = Taxonomy::shipped();
     let mut checked = 0;
     for user in 1..=200 {
-        let booked: i64 = t
-            .store
-            .scalar(&format!(
-                "SELECT COUNT(*) FROM bookings WHERE user_id = {user} AND status <> 'cancelled'"
-            ))
+        let history = t.store.history(UserId(user), 200).await.unwrap();
+        let booked: HashSet<&str> = history
+            .iter()
+            .filter(|h| h.kind == "booking")
+            .filter_map(|h| taxonomy.subcategory(&h.subcategory))
+            .map(|s| s.category.as_str())
+            .collect();
+        if booked.len() < 2 {
+            continue;
+        }
+        // The rule holds when the pool allows it: two categories the user never
+        // booked must be on offer around them.
+        let home = t.store.user(UserId(user)).await.unwrap().unwrap().home;
+        let around = engine
+            .search(&SearchRequest {
+                at: Some(home),
+                radius_km: Some(50.0),
+                digital: DigitalMode::Include,
+                limit: 1,
+                ..SearchRequest::default()
+            })
             .await
             .unwrap();
-        if booked < 3 {
+        let unbooked = around
+            .facets
+            .iter()
+            .filter(|f| !booked.contains(f.category.as_str()))
+            .count();
+        if unbooked < 2 {
             continue;
         }
         let page = engine
@@ -115,7 +138,18 @@ async fn a_user_is_shown_categories_they_never_booked() {
             .iter()
             .filter(|i| i.reason.kind == "discover")
             .count();
-        assert!(discover >= 2, "user {user}: {discover} items to discover");
+        let cats: Vec<_> = page
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.category.clone(),
+                    i.reason.kind,
+                    i.distance_m.map(|d| d as i64),
+                )
+            })
+            .collect();
+        assert!(discover >= 2, "user {user}: {discover} items to discover; booked {booked:?}; facets {:?}; page {cats:?}", around.facets.iter().map(|f| (&f.category, f.count)).collect::<Vec<_>>());
         checked += 1;
     }
     assert!(

@@ -72,17 +72,19 @@ fn fill_page(
         let slots_left = page_len - page.len();
         let need_categories = rules.min_categories.saturating_sub(per_category.len());
         let need_new = rules.min_new_category_items.saturating_sub(new_items);
-        let eligible = |i: usize, c: &Candidate, strict: bool| {
+        // Rules give way one tier at a time when the pool cannot keep them all:
+        // the digital cap first, then the diversity minimums.
+        let eligible = |i: usize, c: &Candidate, tier: Tier| {
             if taken[i]
                 || c.venue_id
                     .is_some_and(|v| per_venue.get(&v).copied().unwrap_or(0) >= rules.max_per_venue)
             {
                 return false;
             }
-            if !strict {
+            if tier == Tier::Relaxed {
                 return true;
             }
-            if c.venue_id.is_none() && digital >= rules.max_digital {
+            if tier == Tier::Strict && c.venue_id.is_none() && digital >= rules.max_digital {
                 return false;
             }
             let new_category = !per_category.contains_key(c.category.as_str());
@@ -90,11 +92,11 @@ fn fill_page(
             (need_categories < slots_left || new_category)
                 && (need_new < slots_left || never_booked)
         };
-        let best = |strict: bool| {
+        let best = |tier: Tier| {
             candidates
                 .iter()
                 .enumerate()
-                .filter(|&(i, c)| eligible(i, c, strict))
+                .filter(|&(i, c)| eligible(i, c, tier))
                 .map(|(i, c)| {
                     let repeats = per_category.get(c.category.as_str()).copied().unwrap_or(0);
                     (
@@ -106,7 +108,10 @@ fn fill_page(
                 .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         };
         // When the rules cannot be met from the pool, fill with the best left.
-        let Some((i, adjusted)) = best(true).or_else(|| best(false)) else {
+        let Some((i, adjusted)) = best(Tier::Strict)
+            .or_else(|| best(Tier::AnyDigital))
+            .or_else(|| best(Tier::Relaxed))
+        else {
             break;
         };
         let c = &candidates[i];
@@ -128,6 +133,14 @@ fn fill_page(
         });
     }
     page
+}
+
+/// How many of the page rules a pick must keep.
+#[derive(Clone, Copy, PartialEq)]
+enum Tier {
+    Strict,
+    AnyDigital,
+    Relaxed,
 }
 
 fn reason(c: &Candidate, profile: &Profile) -> Reason {
