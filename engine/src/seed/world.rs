@@ -27,6 +27,10 @@ const DAY: i64 = 86_400;
 /// Rows per emitted batch of offers; users go by [`USER_CHUNK`].
 const OFFER_CHUNK: usize = 20_000;
 const USER_CHUNK: usize = 5_000;
+/// Booking draws per booking a user aims at; failed draws are retried this many times over.
+const DRAWS_PER_WANTED: usize = 6;
+/// How much higher than the profile's booking count users aim, to make up for failed draws.
+const AIM_ABOVE_TARGET: f64 = 1.3;
 
 /// An independent random stream per purpose and index, so that what one part draws
 /// never shifts another.
@@ -334,7 +338,9 @@ pub fn generate(
     }
 
     // Users, their deposits and their history, a chunk at a time.
-    let per_user = sizes.bookings as f64 / sizes.users as f64;
+    // About a quarter of a user's draws fail (credit spent, caps, closed or sold-out
+    // stocks, offers already booked): aiming that much higher lands the profile's size.
+    let per_user = AIM_ABOVE_TARGET * sizes.bookings as f64 / sizes.users as f64;
     let interactions_per_booking = if sizes.bookings > 1_000_000 { 0.5 } else { 2.0 };
     let mut next_booking = 1i64;
     let mut next_deposit = 1i64;
@@ -477,11 +483,11 @@ fn simulate_user<R: Rng>(
     }
 
     // How many bookings this user aims at; draws that fail (no credit left, sold out…)
-    // are retried, up to four times as many draws as wanted.
+    // are retried, up to `DRAWS_PER_WANTED` times as many draws as wanted.
     let wanted = ((-rng.gen::<f64>().max(1e-9).ln()) * per_user)
         .round()
         .min(60.0) as usize;
-    let mut times: Vec<Timestamp> = (0..wanted * 4)
+    let mut times: Vec<Timestamp> = (0..wanted * DRAWS_PER_WANTED)
         .map(|_| now - rng.gen_range(DAY..365 * DAY))
         .collect();
     times.sort_unstable();
