@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The end-to-end load test of the performance issue: `mosaic serve` (release) on
+# 127.0.0.1 over the `bench` world in PostgreSQL, driven by wrk with a fixed number of
+# requests per phase. Writes the section "## End-to-end load (performance issue)" of
+# benches/RESULTS.md.
+#
+#   benches/load.sh [--profile ci|demo|bench] [--seed N] [--requests N] [--connections C]
+#
+# 1. seeds the profile's world into PostgreSQL, or reuses it (benches/world.sh),
+# 2. starts `mosaic serve` twice: the first start builds the on-disk index (or catches an
+#    existing one up), the second reopens it — the start-up time reported,
+# 3. draws requests from the store (varied users, places, words, offers; bookings that
+#    should all succeed: distinct users with credit left, physical stocks with places),
+# 4. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
+#    1–3), search, offer detail, bookings — then once over a shuffled mix of all four,
+#    each request sent exactly once,
+# 5. reads the server's peak RSS (VmHWM) and writes the figures to RESULTS.md.
+#
+# Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh; LOAD_PORT (8089).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${MOSAIC_BENCH_PROFILE:-bench}"
+seed="${MOSAIC_BENCH_SEED:-42}"
+requests=20000
+connections=16
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) profile="$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
+        --requests) requests="$2"; shift 2 ;;
+        --connections) connections="$2"; shift 2 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+case "$profile" in
+    ci|demo|bench) ;;
+    *) echo "unknown profile $profile: expected ci, demo or bench" >&2; exit 2 ;;
+esac
+
+log() { echo "[load.sh] $*" >&2; }
+# shellcheck source=benches/world.sh
+. benches/world.sh
+
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    sudo_="" ; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+    $sudo_ apt-get install -y -qq wrk >/dev/null
+fi
+
+port="${LOAD_PORT:-8089}"
+base="http://127.0.0.1:$port"
+work="target/load-$profile"
+index_dir="$work/index"
+mkdir -p "$work"
+
+# --- the server ---------------------------------------------------------------------------
+server_pid=""
+stop_server() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid"
+        wait "$server_pid" || true
+    fi
+    server_pid=""
+}
+trap stop_server EXIT
+
+# Starts the server and sets `ready_s` to the seconds until /ready answers 200.
+start_server() {
+    local started
+    if curl -s -o /dev/null "$base/health"; then
+        echo "something already listens on 127.0.0.1:$port (LOAD_PORT)" >&2
+        exit 1
+    fi
+    started=$(date +%s.%N)
+    DATABASE_URL="$url" RUST_LOG=warn target/release/mosaic serve --addr "127.0.0.1:$port" \
+        --index-dir "$index_dir" >>"$work/server.log" 2>&1 &
+    server_pid=$!
+    until curl -fs "$base/ready" >/dev/null 2>&1 || curl -fs "$base/health" >/dev/null 2>&1; do
+        kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    ready_s=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+}
+
+fresh_index=no
+[ -d "$index_dir" ] || fresh_index=yes
+log "first start (index: $([ $fresh_index = yes ] && echo build || echo reopen))"
+start_server
+first_start=$ready_s
+stop_server
+log "second start (reopening the index)"
+start_server
+start_s=$ready_s
+log "ready in ${start_s}s"
+
+token=$(DATABASE_URL="$url" target/release/mosaic token create --role admin | awk '{w=$NF} END {print w}')
+
+# --- the requests -------------------------------------------------------------------------
+# Deterministic draws: rows ordered by a hash of their id and the seed.
+now=$(date +%s)
+n=$requests
+draw() { psql_db -F $'\t' -c "$1" > "$2"; }
+log "drawing $n requests per family from the store"
+# Feed: users at home (70 %) or at a venue's place; pages 1 (60 %), 2 (25 %) and 3 (15 %).
+draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $n),
+           v AS (SELECT lat, lon, row_number() OVER () - 1 AS rn FROM
+                 (SELECT lat, lon FROM venues ORDER BY md5(id::text || '$seed') LIMIT $n) x),
+           ur AS (SELECT id, (row_number() OVER () - 1) % (SELECT count(*) FROM v) AS rn,
+                         row_number() OVER () AS i FROM u)
+      SELECT 'GET', '/v1/feed?user_id=' || ur.id || '&limit=20'
+             || CASE WHEN ur.i % 10 < 3 THEN '&lat=' || round(v.lat::numeric, 5) || '&lon=' || round(v.lon::numeric, 5) ELSE '' END
+             || CASE WHEN ur.i % 20 < 12 THEN '' WHEN ur.i % 20 < 17 THEN '&cursor=20' ELSE '&cursor=40' END
+      FROM ur JOIN v USING (rn)" "$work/feed.tsv"
+# Search: the first one or two words of a title, around a venue, 2–50 km, a fifth with
+# categories (percent-encoded by Python: titles have accents).
+draw "SELECT o.title, v.lat, v.lon FROM
+          (SELECT * FROM offers WHERE venue_id IS NOT NULL ORDER BY md5(id::text || '$seed') LIMIT $n) o
+          JOIN venues v ON v.id = o.venue_id" "$work/titles.tsv"
+python3 - "$work/titles.tsv" > "$work/search.tsv" <<'PY'
+import re, sys
+from urllib.parse import urlencode
+for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
+    title, lat, lon = line.rstrip("\n").split("\t")
+    words = re.findall(r"[^\W\d_]+", title.lower())[: 1 + i % 2] or ["concert"]
+    params = {"q": " ".join(words), "lat": f"{float(lat):.5f}", "lon": f"{float(lon):.5f}",
+              "radius_km": 2 + i % 49, "limit": 20}
+    if i % 5 == 0:
+        params["category"] = "LIVRE,CINEMA"
+    print(f"GET\t/v1/search?{urlencode(params)}")
+PY
+# Offer detail.
+draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5(id::text || '$seed') LIMIT $n" \
+    "$work/offer.tsv"
+# Bookings: distinct users with at least 20 € left, physical stocks of at most 20 € with 50+
+# places, bookable for days yet; pairs the user has not booked.
+draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
+                 (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
+                  WHERE o.is_active AND NOT st.is_deleted AND o.venue_id IS NOT NULL AND o.url IS NULL
+                    AND st.price_cents <= 2000 AND (st.quantity IS NULL OR st.quantity - st.booked >= 50)
+                    AND (st.beginning_at IS NULL OR st.beginning_at > $now + 3 * 86400)
+                    AND (st.booking_limit_at IS NULL OR st.booking_limit_at > $now + 86400)
+                  ORDER BY md5(st.id::text || '$seed') LIMIT $n) st),
+           u AS (SELECT user_id, row_number() OVER () AS rn FROM
+                 (SELECT DISTINCT ON (user_id) user_id FROM deposits
+                  WHERE expires_at > $now + 86400 AND granted_at <= $now
+                    AND amount_cents - spent_cents - closed_cents >= 2000
+                    AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
+                  ORDER BY user_id) d ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $n)
+      SELECT 'POST', '/v1/bookings', json_build_object('user_id', u.user_id, 'stock_id', s.id, 'quantity', 1)
+      FROM s JOIN u USING (rn)
+      WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.user_id = u.user_id AND b.offer_id = s.offer_id)" \
+    "$work/booking.tsv"
+# --- the runs -------------------------------------------------------------------------------
+# The mix, as the app sends it: per feed, about one search (0.8), an offer detail (0.4)
+# and a booking (0.1), shuffled deterministically. Bookings are never sent twice: the mix
+# books the last twentieth of the booking file, the booking run the rest.
+mix_share() { head -n "$2" "$work/$1.tsv" | tail -n "$3"; }
+drawn=$(wc -l < "$work/booking.tsv")
+in_mix=$((n / 20 < drawn / 2 ? n / 20 : drawn / 2))
+head -n $((drawn - in_mix)) "$work/booking.tsv" > "$work/booking-only.tsv"
+tail -n "$in_mix" "$work/booking.tsv" > "$work/booking-mix.tsv"
+{
+    mix_share feed "$n" $((n / 2))
+    mix_share search "$n" $((n * 2 / 5))
+    mix_share offer "$n" $((n / 5))
+    cat "$work/booking-mix.tsv"
+} | awk -v seed="$seed" 'BEGIN {srand(seed)} {print rand() "\t" $0}' | sort -k1,1 | cut -f2- \
+    > "$work/mix.tsv"
+wc -l "$work"/*.tsv >&2
+
+run() { # family file -> one JSON line
+    local family=$1 file=$2
+    log "wrk: $family ($(wc -l < "$file") requests, $connections connections)"
+    rm -f "$work/done"
+    wrk -t1 -c"$connections" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
+        -- "$file" "$token" 1 "$work/done" > "$work/wrk.out" &
+    local wrk_pid=$!
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+        if [ -f "$work/done" ]; then kill -INT "$wrk_pid"; break; fi
+        sleep 0.05
+    done
+    wait "$wrk_pid"
+    grep '^{' "$work/wrk.out" | sed "s/^{/{\"family\": \"$family\", /"
+}
+# Warm the caches with a tenth of each family, unmeasured.
+for f in feed search offer; do
+    head -n $((n / 10)) "$work/$f.tsv" > "$work/warm-$f.tsv"
+    run "warm-$f" "$work/warm-$f.tsv" > /dev/null
+done
+{
+    run feed "$work/feed.tsv"
+    run search "$work/search.tsv"
+    run offer "$work/offer.tsv"
+    run booking "$work/booking-only.tsv"
+    run mix "$work/mix.tsv"
+} > "$work/results.jsonl"
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+stop_server
+cat "$work/results.jsonl" >&2
+
+python3 benches/load/report.py --results "$work/results.jsonl" --rss-kib "$rss_kib" \
+    --start-s "$start_s" --first-start-s "$first_start" --fresh-index "$fresh_index" \
+    --profile "$profile" --seed "$seed" --connections "$connections" --url "$url" \
+    --out benches/RESULTS.md
+log "wrote benches/RESULTS.md"
