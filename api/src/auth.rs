@@ -1,12 +1,10 @@
 //! Bearer-token authentication: the caller's principal, or a 401 problem.
 
-use std::sync::Arc;
-
+use crate::routes::AppState;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use engine::auth::Principal;
-use engine::Engine;
 
 use crate::problem::Problem;
 
@@ -27,15 +25,15 @@ pub fn forbidden() -> Problem {
 }
 
 /// An absent Authorization header is no caller; a present but invalid one is still a 401.
-impl OptionalFromRequestParts<Arc<Engine>> for Caller {
+impl OptionalFromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        engine: &Arc<Engine>,
+        engine: &AppState,
     ) -> Result<Option<Self>, Problem> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
-            <Caller as FromRequestParts<Arc<Engine>>>::from_request_parts(parts, engine)
+            <Caller as FromRequestParts<AppState>>::from_request_parts(parts, engine)
                 .await
                 .map(Some)
         } else {
@@ -44,10 +42,10 @@ impl OptionalFromRequestParts<Arc<Engine>> for Caller {
     }
 }
 
-impl FromRequestParts<Arc<Engine>> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, engine: &Arc<Engine>) -> Result<Self, Problem> {
+    async fn from_request_parts(parts: &mut Parts, engine: &AppState) -> Result<Self, Problem> {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -6,7 +6,7 @@
 mod auth;
 mod extract;
 pub mod problem;
-mod routes;
+pub mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use engine::Engine;
 use tokio::net::TcpListener;
 
-pub use routes::router;
+pub use routes::{router, AppState};
 
 /// Serves `engine` on `listener` until `shutdown` resolves, then drains requests in flight.
 pub async fn serve(

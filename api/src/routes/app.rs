@@ -1,73 +1,32 @@
-//! The HTTP routes: parse, call the engine, serialise. Nothing else.
+//! The app (role `user`): feed, search, offers, wallet, bookings.
 
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use engine::auth::Principal;
 use engine::booking::Canceller;
-use engine::domain::Coordinates;
 use engine::ids::{BookingId, OfferId, StockId, UserId};
 use engine::store::IdempotencyKey;
-use engine::{DigitalMode, Engine, FeedRequest, SearchRequest};
+use engine::{DigitalMode, FeedRequest, SearchRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tower_http::trace::TraceLayer;
 
+use super::{point, Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::problem::Problem;
 
-/// Request bodies are small JSON objects; anything larger is refused with 413.
-const BODY_LIMIT: usize = 64 * 1024;
-
-type AppState = Arc<Engine>;
-type Answer<T> = Result<T, Problem>;
-
-/// The service's routes over `engine`.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// The app routes.
+pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/health", get(health))
         .route("/v1/feed", get(feed))
         .route("/v1/search", get(search))
         .route("/v1/offers/{id}", get(offer))
         .route("/v1/users/{id}/wallet", get(wallet))
         .route("/v1/bookings", post(book))
         .route("/v1/bookings/{id}/cancel", post(cancel))
-        .route("/v1/partner/bookings/{token}/use", post(use_booking))
-        .route("/v1/partner/bookings/{id}/cancel", post(partner_cancel))
-        .fallback(|| async { Problem::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
-            Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "method not allowed on this route",
-            )
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
-        .with_state(engine)
-}
-
-async fn health(State(engine): State<AppState>) -> Answer<impl IntoResponse> {
-    engine.store().ping().await?;
-    Ok(axum::Json(
-        json!({"status": "ok", "indexed_offers": engine.indexed_offers()}),
-    ))
-}
-
-/// A point from optional `lat` and `lon`: both or neither.
-fn point(lat: Option<f64>, lon: Option<f64>) -> Answer<Option<Coordinates>> {
-    match (lat, lon) {
-        (Some(lat), Some(lon)) => Coordinates::new(lat, lon).map(Some).map_err(|_| {
-            Problem::bad_request("lat must be within [-90, 90] and lon within [-180, 180]")
-        }),
-        (None, None) => Ok(None),
-        _ => Err(Problem::bad_request("lat and lon go together")),
-    }
 }
 
 #[derive(Deserialize)]
@@ -237,33 +196,4 @@ async fn cancel(
     };
     engine.cancel(BookingId(id), Canceller::User(user)).await?;
     Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
-}
-
-async fn partner_cancel(
-    State(engine): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<i64>,
-) -> Answer<impl IntoResponse> {
-    let Principal::Partner(offerer) = caller else {
-        return Err(forbidden());
-    };
-    engine
-        .cancel(BookingId(id), Canceller::Partner(offerer))
-        .await?;
-    Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
-}
-
-async fn use_booking(
-    State(engine): State<AppState>,
-    Caller(caller): Caller,
-    Path(token): Path<String>,
-) -> Answer<impl IntoResponse> {
-    let Principal::Partner(offerer) = caller else {
-        return Err(forbidden());
-    };
-    let used = engine
-        .store()
-        .use_booking(&token.to_ascii_uppercase(), offerer, engine::now())
-        .await?;
-    Ok(axum::Json(used))
 }
