@@ -76,6 +76,87 @@ enum Command {
     /// Booking lifecycle.
     #[command(subcommand)]
     Bookings(BookingsCommand),
+    /// Push campaigns for offers with 50+ places.
+    #[command(subcommand)]
+    Campaigns(CampaignsCommand),
+}
+
+#[derive(Subcommand)]
+enum CampaignsCommand {
+    /// Request a campaign for an offer (what a partner does over HTTP).
+    Request {
+        #[arg(long)]
+        offer: i64,
+    },
+    /// Target the requested campaigns and send what is pending, with a progress bar.
+    Run {
+        /// Print each requested campaign's audience size and make-up; write and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this campaign.
+        #[arg(long)]
+        campaign: Option<i64>,
+        /// The push provider's webhook (http://…); without it messages are appended to OUT_DIR/outbox.jsonl.
+        #[arg(long, env = "MOSAIC_PUSH_WEBHOOK")]
+        webhook: Option<String>,
+        #[command(flatten)]
+        knobs: CampaignKnobs,
+    },
+    /// Every campaign with its counts (targeted, sent, failed, bookings attributed).
+    Status {
+        #[command(flatten)]
+        knobs: CampaignKnobs,
+    },
+}
+
+/// The tunable rules of campaigns (defaults in `engine::campaign::CampaignConfig`).
+#[derive(clap::Args)]
+struct CampaignKnobs {
+    /// Folder of the payload files (campaign-ID.jsonl).
+    #[arg(long, default_value = "data/campaigns")]
+    out_dir: PathBuf,
+    /// Users farther from the venue are not notified.
+    #[arg(long, default_value_t = 30.0)]
+    radius_km: f64,
+    /// A user is notified at most once per this many days.
+    #[arg(long, default_value_t = 3)]
+    frequency_cap_days: i64,
+    /// The audience is at most this multiple of the places left.
+    #[arg(long, default_value_t = 3.0)]
+    audience_multiple: f64,
+    /// Share of the audience kept for users new to the offer's category.
+    #[arg(long, default_value_t = 0.3)]
+    new_to_category_share: f64,
+    /// Local hours with no push, START-END (e.g. 21-8), or `none`.
+    #[arg(long, default_value = "21-8")]
+    quiet_hours: String,
+    /// Messages per request to the push provider.
+    #[arg(long, default_value_t = 500)]
+    batch_size: usize,
+}
+
+impl CampaignKnobs {
+    fn config(&self) -> anyhow::Result<engine::campaign::CampaignConfig> {
+        let quiet_hours = if self.quiet_hours == "none" {
+            None
+        } else {
+            let (a, b) = self
+                .quiet_hours
+                .split_once('-')
+                .context("--quiet-hours is START-END (e.g. 21-8) or none")?;
+            Some((a.trim().parse()?, b.trim().parse()?))
+        };
+        Ok(engine::campaign::CampaignConfig {
+            radius_km: self.radius_km,
+            frequency_cap_days: self.frequency_cap_days,
+            audience_multiple: self.audience_multiple,
+            new_to_category_share: self.new_to_category_share,
+            quiet_hours,
+            batch_size: self.batch_size,
+            out_dir: self.out_dir.clone(),
+            ..engine::campaign::CampaignConfig::default()
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -212,6 +293,7 @@ async fn main() -> anyhow::Result<()> {
                 s.marked_used
             );
         }
+        Command::Campaigns(command) => campaigns(&store, command).await?,
         Command::Ledger(LedgerCommand::Check) => {
             let mismatches = store.ledger_check().await?;
             if mismatches.is_empty() {
@@ -224,6 +306,112 @@ async fn main() -> anyhow::Result<()> {
                     );
                 }
                 std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn campaigns(store: &Store, command: CampaignsCommand) -> anyhow::Result<()> {
+    use engine::campaign::{self, JsonlSink, WebhookSink};
+    match command {
+        CampaignsCommand::Request { offer } => {
+            let config = engine::campaign::CampaignConfig::default();
+            let c = campaign::request(
+                store,
+                None,
+                engine::ids::OfferId(offer),
+                &config,
+                engine::now(),
+            )
+            .await?;
+            println!("campaign {} requested for offer {}", c.id, c.offer_id);
+        }
+        CampaignsCommand::Run {
+            dry_run,
+            campaign: only,
+            webhook,
+            knobs,
+        } => {
+            let config = knobs.config()?;
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:40}] {pos}/{len} users ({per_sec}, eta {eta})",
+                )?
+                .progress_chars("=> "),
+            );
+            let only = only.map(engine::ids::CampaignId);
+            let now = engine::now();
+            let runs = match webhook {
+                Some(url) => {
+                    campaign::run(
+                        store,
+                        &WebhookSink::new(&url)?,
+                        &config,
+                        only,
+                        dry_run,
+                        now,
+                        &bar,
+                    )
+                    .await?
+                }
+                None => {
+                    let sink = JsonlSink::new(config.out_dir.join("outbox.jsonl"));
+                    campaign::run(store, &sink, &config, only, dry_run, now, &bar).await?
+                }
+            };
+            bar.finish_and_clear();
+            let mut failed = 0;
+            for r in &runs {
+                failed += r.failed;
+                match &r.audience {
+                    Some(a) => println!(
+                        "campaign {} (offer {}): audience {} of {} eligible (bound {}), {:.0} % new to the category; \
+                         by age {:?}; by department {:?}",
+                        r.campaign,
+                        r.offer_id,
+                        a.size,
+                        a.eligible,
+                        a.bound,
+                        100.0 * a.new_to_category_share,
+                        a.by_age,
+                        a.by_department
+                    ),
+                    None => println!("campaign {} (offer {})", r.campaign, r.offer_id),
+                }
+                println!(
+                    "  {}: sent {}, failed {}{}",
+                    r.status.as_str(),
+                    r.sent,
+                    r.failed,
+                    r.note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                );
+            }
+            if runs.is_empty() {
+                println!("no campaign has work left");
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} deliveries failed and stay pending: run again to resume");
+            }
+        }
+        CampaignsCommand::Status { knobs } => {
+            for v in campaign::views(store, None, &knobs.config()?).await? {
+                println!(
+                    "campaign {} offer {} {}: targeted {}, sent {}, failed {}, skipped {}, new to category {}, \
+                     bookings within 7 days {}",
+                    v.campaign.id,
+                    v.campaign.offer_id,
+                    v.campaign.status.as_str(),
+                    v.counts.targeted,
+                    v.counts.sent,
+                    v.counts.failed,
+                    v.counts.skipped,
+                    v.counts.new_to_category,
+                    v.counts.bookings_attributed
+                );
             }
         }
     }

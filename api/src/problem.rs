@@ -78,6 +78,9 @@ impl From<EngineError> for Problem {
             EngineError::BadInput(detail) => Problem::bad_request(detail),
             EngineError::NotFound { .. } => Problem::not_found(e.to_string()),
             EngineError::Refused(r) => Problem::new(refusal_status(r), r.code(), r.to_string()),
+            EngineError::Campaign(r) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.to_string())
+            }
             EngineError::Index(ref ie) if ie.is_bad_input() => Problem::bad_request(ie.to_string()),
             EngineError::IdempotencyConflict => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -17,6 +17,9 @@ pub enum EngineError {
     /// A booking, cancellation or validation was refused by a rule.
     #[error("{0}")]
     Refused(#[from] crate::booking::Refusal),
+    /// A push campaign request was refused by a rule.
+    #[error("{0}")]
+    Campaign(#[from] crate::campaign::CampaignRefusal),
     /// An idempotency key was reused for a different request.
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyConflict,

@@ -32,4 +32,6 @@ id_type! {
     DepositId,
     /// Identifies a booking.
     BookingId,
+    /// Identifies a push campaign a partner requested for one of its offers.
+    CampaignId,
 }

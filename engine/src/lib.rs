@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod booking;
+pub mod campaign;
 pub mod credit;
 pub mod domain;
 mod engine;

@@ -163,6 +163,29 @@ impl Default for OfferSpec {
     }
 }
 
+/// How to make a fixture user with [`Fixture::user_with`].
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub birth: NaiveDate,
+    pub home: Coordinates,
+    pub department: &'static str,
+    pub opt_in: bool,
+    pub credit: Option<Cents>,
+}
+
+impl Default for UserSpec {
+    /// A 17-year-old (born 2009-06-01) in Paris, opted in to notifications, with 150 €.
+    fn default() -> Self {
+        UserSpec {
+            birth: NaiveDate::from_ymd_opt(2009, 6, 1).expect("date"),
+            home: Coordinates::new(48.86, 2.35).expect("Paris"),
+            department: "75",
+            opt_in: true,
+            credit: Some(Cents(15_000)),
+        }
+    }
+}
+
 impl Fixture {
     /// A fixture with one offerer and one venue in Paris.
     pub fn new(first_id: i64) -> Fixture {
@@ -234,6 +257,41 @@ impl Fixture {
             notifications_opt_in: true,
             created_at: 0,
         }]));
+        user
+    }
+
+    /// Adds a user as `spec` says, with a deposit of `spec.credit` (none when `None`)
+    /// valid for a year around now.
+    pub fn user_with(&mut self, spec: UserSpec) -> UserId {
+        let user = UserId(self.id());
+        self.batches.push(Batch::Users(vec![User {
+            id: user,
+            birth_date: spec.birth,
+            department: spec.department.into(),
+            home: spec.home,
+            notifications_opt_in: spec.opt_in,
+            created_at: 0,
+        }]));
+        if let Some(amount) = spec.credit {
+            let id = DepositId(self.id());
+            let now = crate::now();
+            self.batches.push(Batch::Deposits(vec![Deposit {
+                id,
+                user_id: user,
+                policy: "2025".into(),
+                age: 17,
+                amount,
+                carried_in: Cents::ZERO,
+                closed: Cents::ZERO,
+                spent: Cents::ZERO,
+                digital_spent: Cents::ZERO,
+                physical_spent: Cents::ZERO,
+                digital_cap: None,
+                physical_cap: None,
+                granted_at: now - 180 * 86_400,
+                expires_at: now + 180 * 86_400,
+            }]));
+        }
         user
     }
 

@@ -20,7 +20,9 @@ use crate::error::EngineError;
 
 mod accounts;
 mod bookings;
+mod campaigns;
 mod catalog;
+mod exports;
 mod grants;
 mod idempotency;
 mod ledger;
@@ -29,7 +31,9 @@ mod tokens;
 mod writer;
 
 pub use accounts::HistoryEntry;
+pub use campaigns::{AudienceCandidate, AudienceFilter};
 pub use catalog::OfferRecord;
+pub use exports::{BookingColumns, OfferColumns, UserColumns};
 pub use grants::GrantSummary;
 pub use idempotency::{IdempotencyKey, Outcome, Replay};
 pub use ledger::Mismatch;
