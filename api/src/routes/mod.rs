@@ -4,6 +4,7 @@
 //! the layers every route shares. A new audience is one module and one `.merge(...)` line.
 
 mod app;
+mod campaigns;
 mod ops;
 mod partner;
 
@@ -48,6 +49,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(ops::routes())
         .merge(app::routes())
         .merge(partner::routes())
+        .merge(campaigns::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -1,0 +1,252 @@
+//! Push campaigns over HTTP: partners request them, and the engine delivers them to a
+//! push provider's webhook on 127.0.0.1 that fails some requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use engine::auth::Principal;
+use engine::campaign::{self, CampaignConfig, CampaignStatus, WebhookSink};
+use engine::ids::OffererId;
+use engine::money::Cents;
+use engine::store::Store;
+use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
+use engine::Engine;
+use indicatif::ProgressBar;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+const DAY: i64 = 86_400;
+
+/// Serves `router` on an ephemeral port of 127.0.0.1 until the sender is dropped.
+async fn spawn(router: axum::Router) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap()
+    });
+    (base, stop)
+}
+
+async fn post(base: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut r = reqwest::Client::new()
+        .post(format!("{base}/v1/partner/campaigns"))
+        .json(&body);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn token(store: &Store, who: Principal) -> String {
+    store.create_token(who, engine::now()).await.unwrap()
+}
+
+fn concert(places: i64) -> OfferSpec {
+    let start = engine::now() + 20 * DAY;
+    OfferSpec {
+        subcategory: "CONCERT",
+        price: Cents(1_000),
+        quantity: Some(places),
+        beginning_at: Some(start),
+        booking_limit_at: Some(start - 3 * DAY),
+        ..OfferSpec::default()
+    }
+}
+
+#[tokio::test]
+async fn partners_request_campaigns_for_their_offers_with_fifty_places() {
+    let t = TestStore::sqlite().await;
+    let mut f = Fixture::new(1);
+    let (big, _) = f.offer(concert(80));
+    let (small, _) = f.offer(concert(49));
+    let user = f.user(Some(Cents(5_000)), None);
+    f.write(&t.store).await;
+    let mut other = Fixture::new(1_000);
+    other.offer(concert(10));
+    other.write(&t.store).await;
+    let partner = token(&t.store, Principal::Partner(OffererId(1))).await;
+    let stranger = token(&t.store, Principal::Partner(OffererId(1_000))).await;
+    let young = token(&t.store, Principal::User(user)).await;
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    let (base, _stop) = spawn(api::router(engine)).await;
+
+    let (status, body) = post(&base, Some(&partner), json!({"offer_id": small.0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "not_enough_places");
+    assert!(body["detail"].as_str().unwrap().contains("49"), "{body}");
+
+    let (status, body) = post(&base, Some(&partner), json!({"offer_id": big.0})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "requested");
+    assert_eq!(body["offer_id"], big.0);
+    assert_eq!(body["targeted"], 0);
+    let id = body["id"].as_i64().unwrap();
+
+    let (status, body) = post(&base, Some(&partner), json!({"offer_id": big.0})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["code"], "campaign_already_active");
+    // Another partner, a young person, nobody: never the campaign.
+    assert_eq!(
+        post(&base, Some(&stranger), json!({"offer_id": big.0}))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(&base, Some(&young), json!({"offer_id": big.0}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&base, None, json!({"offer_id": big.0})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&base, Some(&partner), json!({"offer": big.0})).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    let client = reqwest::Client::new();
+    let get = |path: String, t: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(path).bearer_auth(t).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, list) = get(format!("{base}/v1/partner/campaigns"), partner.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = get(format!("{base}/v1/partner/campaigns"), stranger.clone()).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let (status, _) = get(format!("{base}/v1/partner/campaigns/{id}"), stranger).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, one) = get(format!("{base}/v1/partner/campaigns/{id}"), partner).await;
+    assert_eq!((status, one["id"].as_i64()), (StatusCode::OK, Some(id)));
+}
+
+/// What the fake push provider saw: every message it was handed, by idempotency key.
+#[derive(Default)]
+struct Provider {
+    requests: usize,
+    /// Messages per key, counted each time a request carrying them reached the provider
+    /// and was kept (including those whose answer was lost).
+    received: HashMap<String, usize>,
+    /// The user of each key.
+    users: HashMap<String, i64>,
+}
+
+/// A push provider that, cycling over requests: keeps the batch but answers 500 as if
+/// the answer were lost (the engine resends; the provider must drop the duplicates),
+/// refuses with 503, then accepts.
+fn flaky_provider(state: Arc<Mutex<Provider>>) -> axum::Router {
+    axum::Router::new().route(
+        "/push",
+        axum::routing::post(move |headers: HeaderMap, body: axum::Json<Value>| {
+            let state = state.clone();
+            async move {
+                assert!(headers.contains_key("idempotency-key"));
+                let mut p = state.lock().unwrap();
+                p.requests += 1;
+                let turn = p.requests % 3;
+                if turn == 2 {
+                    return AxumStatus::SERVICE_UNAVAILABLE;
+                }
+                for m in body["messages"].as_array().unwrap() {
+                    let key = m["idempotency_key"].as_str().unwrap().to_owned();
+                    *p.received.entry(key.clone()).or_default() += 1;
+                    p.users.insert(key, m["user_id"].as_i64().unwrap());
+                }
+                if turn == 1 {
+                    AxumStatus::INTERNAL_SERVER_ERROR
+                } else {
+                    AxumStatus::OK
+                }
+            }
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_flaky_webhook_notifies_each_user_once_after_retries_and_reruns() {
+    for t in TestStore::each().await {
+        let store = &t.store;
+        let mut f = Fixture::new(1);
+        let (offer, _) = f.offer(concert(60));
+        let users: Vec<_> = (0..7).map(|_| f.user_with(UserSpec::default())).collect();
+        f.write(store).await;
+        let provider = Arc::new(Mutex::new(Provider::default()));
+        let (base, _stop) = spawn(flaky_provider(provider.clone())).await;
+        let sink = WebhookSink::new(&format!("{base}/push")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = CampaignConfig {
+            quiet_hours: None,
+            batch_size: 2,
+            max_attempts: 3,
+            backoff_ms: 1,
+            out_dir: dir.path().to_path_buf(),
+            ..CampaignConfig::default()
+        };
+        let id = campaign::request(store, None, offer, &config, engine::now())
+            .await
+            .unwrap()
+            .id;
+        let runs = campaign::run(
+            store,
+            &sink,
+            &config,
+            None,
+            false,
+            engine::now(),
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((runs[0].sent, runs[0].failed), (7, 0), "{:?}", runs[0]);
+        assert_eq!(runs[0].status, CampaignStatus::Sent);
+        {
+            let p = provider.lock().unwrap();
+            // Four batches, each tried three times (kept-but-lost, refused, accepted).
+            assert_eq!(p.requests, 12);
+            let mut notified: Vec<i64> = p.users.values().copied().collect();
+            notified.sort();
+            let mut expected: Vec<i64> = users.iter().map(|u| u.0).collect();
+            expected.sort();
+            assert_eq!(notified, expected, "every user, once after deduplication");
+            assert!(
+                p.received.values().all(|&n| n == 2),
+                "each message resent once after the lost answer"
+            );
+        }
+        let counts = campaign::views(store, None, &config).await.unwrap()[0].counts;
+        assert_eq!((counts.targeted, counts.sent, counts.failed), (7, 7, 0));
+
+        // A re-run has nothing to send: the provider hears nothing more.
+        let runs = campaign::run(
+            store,
+            &sink,
+            &config,
+            Some(id),
+            false,
+            engine::now(),
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap();
+        assert!(runs.is_empty());
+        assert_eq!(provider.lock().unwrap().requests, 12);
+        let payload =
+            std::fs::read_to_string(dir.path().join(format!("campaign-{id}.jsonl"))).unwrap();
+        assert_eq!(payload.lines().count(), 7);
+    }
+}
