@@ -76,6 +76,12 @@ enum Command {
     /// Booking lifecycle.
     #[command(subcommand)]
     Bookings(BookingsCommand),
+    /// Diversification analytics: Parquet, CSV and XLSX tables for analysts.
+    Analytics {
+        /// The folder to write into (created if missing).
+        #[arg(long, default_value = "data/analytics")]
+        out: PathBuf,
+    },
     /// Push campaigns for offers with 50+ places.
     #[command(subcommand)]
     Campaigns(CampaignsCommand),
@@ -291,6 +297,25 @@ async fn main() -> anyhow::Result<()> {
                 "expired {} uncollected bookings, marked {} event bookings used",
                 s.expired.len(),
                 s.marked_used
+            );
+        }
+        Command::Analytics { out } => {
+            let started = std::time::Instant::now();
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+                )?
+                .progress_chars("=> "),
+            );
+            let summary = analytics::run(&store, &out, engine::now(), &bar).await?;
+            bar.finish_and_clear();
+            println!(
+                "analysed {} bookings of {} users in {:.1?}: {} files in {}",
+                summary.bookings,
+                summary.users,
+                started.elapsed(),
+                summary.files.len(),
+                out.display()
             );
         }
         Command::Campaigns(command) => campaigns(&store, command).await?,
