@@ -234,7 +234,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
              Synthetic frames shaped like `analytics::load`'s, generated in memory; `compute` is every table of \
              `mosaic analytics` (per user, by age/department/region/month, months since first booking, Gini and \
              coverage, no-shows by distance, per offer, campaigns) with polars' lazy API; `export` writes each as \
-             Parquet and CSV and the tables of at most 1,048,575 rows into one XLSX workbook.\n\n\
+             Parquet and CSV and the tables of at most 100,000 rows (every summary; not the 1M-row per-user and per-offer tables) into one XLSX workbook.\n\n\
              | bookings | users | offers | generate s | compute s | export s | compute + export s | output |\n\
              |---|---|---|---|---|---|---|---|\n{line}\n\n\
              Target (batch-jobs issue): 10M bookings in ≤ 30 s on this 2-core machine. Reading the store is not \

@@ -141,10 +141,13 @@ pub fn compute(inputs: &Inputs, now: i64) -> Result<Tables, AnalyticsError> {
     // Growth of breadth: mean distinct categories m months after a user's first booking,
     // over the users whose first booking is at least m months old.
     let now_month = month_index(now);
+    // Both frames are read 13 times below: computed once.
     let firsts = users_lazy
         .clone()
         .filter(col("first_month").is_not_null())
-        .select([col("user_id"), col("first_month").alias("user_first")]);
+        .select([col("user_id"), col("first_month").alias("user_first")])
+        .collect()?
+        .lazy();
     let reached = user_category
         .clone()
         .lazy()
@@ -154,7 +157,10 @@ pub fn compute(inputs: &Inputs, now: i64) -> Result<Tables, AnalyticsError> {
             [col("user_id")],
             JoinArgs::new(JoinType::Inner),
         )
-        .with_column((col("first_month") - col("user_first")).alias("k"));
+        .with_column((col("first_month") - col("user_first")).alias("k"))
+        .select([col("user_first"), col("k")])
+        .collect()?
+        .lazy();
     let mut months = Vec::new();
     let mut followed = Vec::new();
     let mut mean_distinct = Vec::new();

@@ -12,11 +12,13 @@
 mod compute;
 mod export;
 mod load;
+mod read;
 mod shim;
 
 pub use compute::{compute, Tables, DISTANCE_BANDS};
 pub use export::{export, XLSX_MAX_ROWS};
 pub use load::{load, Inputs};
+pub use read::{read_table, SERVED_TABLES};
 
 use std::path::{Path, PathBuf};
 

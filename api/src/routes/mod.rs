@@ -3,6 +3,7 @@
 //! Each module exposes `routes() -> Router<AppState>`; [`router`] merges them and adds
 //! the layers every route shares. A new audience is one module and one `.merge(...)` line.
 
+mod analyst;
 mod app;
 mod campaigns;
 mod ops;
@@ -50,6 +51,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(app::routes())
         .merge(partner::routes())
         .merge(campaigns::routes())
+        .merge(analyst::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
