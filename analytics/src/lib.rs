@@ -61,7 +61,19 @@ pub async fn run(
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary, AnalyticsError> {
     let inputs = load(store, progress).await?;
-    let tables = compute(&inputs, now)?;
+    run_on(&inputs, out, now, progress)
+}
+
+/// Computes every table of `inputs` (read from the store or a snapshot) as of `now` and
+/// writes them into `out`.
+pub fn run_on(
+    inputs: &Inputs,
+    out: &Path,
+    now: engine::domain::Timestamp,
+    progress: &indicatif::ProgressBar,
+) -> Result<Summary, AnalyticsError> {
+    progress.set_message("computing");
+    let tables = compute(inputs, now)?;
     progress.set_message("writing");
     let files = export(&tables, out, progress)?;
     Ok(Summary {

@@ -168,3 +168,46 @@ pub async fn load(
         venue_count,
     })
 }
+
+/// The files of a snapshot, beside the venue count in `venues.txt`.
+const SNAPSHOT_FRAMES: [&str; 4] = ["bookings", "users", "offers", "campaigns"];
+
+impl Inputs {
+    /// Writes the inputs as Parquet files (`input_bookings.parquet`…) and `input_venues.txt`
+    /// into `dir`: a snapshot [`Inputs::read_snapshot`] reads back without the store.
+    pub fn write_snapshot(&self, dir: &std::path::Path) -> Result<(), AnalyticsError> {
+        std::fs::create_dir_all(dir)?;
+        for (name, frame) in SNAPSHOT_FRAMES.iter().zip(self.frames()) {
+            let mut frame = frame.clone();
+            let file = std::fs::File::create(dir.join(format!("input_{name}.parquet")))?;
+            ParquetWriter::new(file).finish(&mut frame)?;
+        }
+        std::fs::write(dir.join("input_venues.txt"), self.venue_count.to_string())?;
+        Ok(())
+    }
+
+    /// Reads a snapshot written by [`Inputs::write_snapshot`].
+    pub fn read_snapshot(dir: &std::path::Path) -> Result<Inputs, AnalyticsError> {
+        let read = |name: &str| -> Result<DataFrame, AnalyticsError> {
+            let file = std::fs::File::open(dir.join(format!("input_{name}.parquet")))?;
+            Ok(ParquetReader::new(file).finish()?)
+        };
+        let venues = std::fs::read_to_string(dir.join("input_venues.txt"))?;
+        Ok(Inputs {
+            bookings: read("bookings")?,
+            users: read("users")?,
+            offers: read("offers")?,
+            campaigns: read("campaigns")?,
+            venue_count: venues.trim().parse().map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("input_venues.txt: {e}"),
+                )
+            })?,
+        })
+    }
+
+    fn frames(&self) -> [&DataFrame; 4] {
+        [&self.bookings, &self.users, &self.offers, &self.campaigns]
+    }
+}

@@ -244,6 +244,18 @@ async fn tables_match_a_hand_computation() {
                 .finish()
                 .unwrap();
         assert!(back.equals_missing(users));
+        // A snapshot of the inputs gives the same tables without the store.
+        let snap = tempfile::tempdir().unwrap();
+        inputs.write_snapshot(snap.path()).unwrap();
+        let again =
+            analytics::compute(&analytics::Inputs::read_snapshot(snap.path()).unwrap(), now)
+                .unwrap();
+        for (name, table) in &tables.tables {
+            assert!(
+                again.get(name).unwrap().equals_missing(table),
+                "{name} differs from the snapshot's"
+            );
+        }
         let xlsx = std::fs::read(dir.path().join("analytics.xlsx")).unwrap();
         assert!(xlsx.starts_with(b"PK"), "an XLSX is a zip");
         let campaigns = tables.get("campaigns").unwrap();

@@ -81,6 +81,12 @@ enum Command {
         /// The folder to write into (created if missing).
         #[arg(long, default_value = "data/analytics")]
         out: PathBuf,
+        /// Also write what was read from the store as a Parquet snapshot into this folder.
+        #[arg(long, conflicts_with = "from_snapshot")]
+        snapshot: Option<PathBuf>,
+        /// Read a snapshot written by --snapshot instead of the store.
+        #[arg(long)]
+        from_snapshot: Option<PathBuf>,
     },
     /// Push campaigns for offers with 50+ places.
     #[command(subcommand)]
@@ -299,7 +305,11 @@ async fn main() -> anyhow::Result<()> {
                 s.marked_used
             );
         }
-        Command::Analytics { out } => {
+        Command::Analytics {
+            out,
+            snapshot,
+            from_snapshot,
+        } => {
             let started = std::time::Instant::now();
             let bar = ProgressBar::new(0).with_style(
                 ProgressStyle::with_template(
@@ -307,7 +317,14 @@ async fn main() -> anyhow::Result<()> {
                 )?
                 .progress_chars("=> "),
             );
-            let summary = analytics::run(&store, &out, engine::now(), &bar).await?;
+            let inputs = match from_snapshot {
+                Some(dir) => analytics::Inputs::read_snapshot(&dir)?,
+                None => analytics::load(&store, &bar).await?,
+            };
+            if let Some(dir) = snapshot {
+                inputs.write_snapshot(&dir)?;
+            }
+            let summary = analytics::run_on(&inputs, &out, engine::now(), &bar)?;
             bar.finish_and_clear();
             println!(
                 "analysed {} bookings of {} users in {:.1?}: {} files in {}",
