@@ -24,6 +24,7 @@
 
 mod candidate;
 mod diversify;
+pub mod embedding;
 mod profile;
 mod score;
 

@@ -1,0 +1,601 @@
+//! User and offer embeddings learned in batch from the interaction matrix.
+//!
+//! The matrix (users × offers, weights from bookings and interactions) is factored by a
+//! randomised truncated SVD (Halko, Martinsson & Tropp 2011): a few sparse products with a
+//! random block, a QR to keep the block orthonormal, then the exact SVD of a small matrix.
+//! Offer embeddings are `V·√Σ`; a user's embedding is folded in from their history as
+//! `Σ aᵢ·itemᵢ / σ`, which equals `U·√Σ` for a user of the training matrix, so a user who
+//! booked since the last build still gets an up-to-date embedding without a rebuild.
+//!
+//! Cold start: user embeddings are grouped by KMeans (linfa) into taste clusters; each
+//! group of users (for instance an age and a department) keeps the mix of clusters its
+//! users fall in, and a user with no history starts from that mix's centroid.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use linfa::traits::{Fit, Predict};
+use linfa::DatasetBase;
+use linfa_clustering::KMeans;
+use linfa_linalg::eigh::Eigh;
+use linfa_linalg::qr::QRInto;
+use ndarray::{Array2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong learning, saving or loading embeddings.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddingError {
+    /// The matrix is too small or empty for the asked dimension.
+    #[error("cannot learn embeddings: {0}")]
+    Degenerate(String),
+    /// A linear-algebra routine failed (it should not on finite input).
+    #[error("linear algebra: {0}")]
+    Linalg(String),
+    /// A model file that is not one, or of another version.
+    #[error("model file: {0}")]
+    Format(String),
+}
+
+/// A sparse users × items matrix in compressed rows; duplicate cells are summed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InteractionMatrix {
+    rows: usize,
+    cols: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl InteractionMatrix {
+    /// Builds the matrix from `(row, column, weight)` cells; cells outside the shape are ignored.
+    pub fn from_triplets(
+        rows: usize,
+        cols: usize,
+        cells: impl IntoIterator<Item = (u32, u32, f32)>,
+    ) -> InteractionMatrix {
+        let mut cells: Vec<(u32, u32, f32)> = cells
+            .into_iter()
+            .filter(|&(r, c, w)| (r as usize) < rows && (c as usize) < cols && w.is_finite())
+            .collect();
+        cells.par_sort_unstable_by_key(|&(r, c, _)| (r, c));
+        let mut indptr = vec![0usize; rows + 1];
+        let mut indices = Vec::with_capacity(cells.len());
+        let mut values: Vec<f32> = Vec::with_capacity(cells.len());
+        let mut last: Option<(u32, u32)> = None;
+        for (r, c, w) in cells {
+            if last == Some((r, c)) {
+                *values.last_mut().expect("a cell before") += w;
+                continue;
+            }
+            last = Some((r, c));
+            indptr[r as usize + 1] += 1;
+            indices.push(c);
+            values.push(w);
+        }
+        for r in 0..rows {
+            indptr[r + 1] += indptr[r];
+        }
+        InteractionMatrix {
+            rows,
+            cols,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Number of rows (users).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns (items).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Number of stored cells.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The cells of one row as `(column, weight)`.
+    pub fn row(&self, r: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let span = self.indptr[r]..self.indptr[r + 1];
+        self.indices[span.clone()]
+            .iter()
+            .zip(&self.values[span])
+            .map(|(&c, &w)| (c as usize, w))
+    }
+
+    /// The transpose (items × users).
+    pub fn transpose(&self) -> InteractionMatrix {
+        let cells =
+            (0..self.rows).flat_map(|r| self.row(r).map(move |(c, w)| (c as u32, r as u32, w)));
+        InteractionMatrix::from_triplets(self.cols, self.rows, cells)
+    }
+
+    /// `self · x` for a dense `x` of `cols` rows, rows computed in parallel.
+    fn mul_dense(&self, x: &Array2<f64>) -> Array2<f64> {
+        let k = x.ncols();
+        let mut out = Array2::<f64>::zeros((self.rows, k));
+        out.axis_iter_mut(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(r, mut row)| {
+                for (c, w) in self.row(r) {
+                    row.scaled_add(w as f64, &x.row(c));
+                }
+            });
+        out
+    }
+}
+
+/// How to factor the matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SvdParams {
+    /// Embedding dimension (default 32).
+    pub dim: usize,
+    /// Extra random directions beyond `dim`, for accuracy (default 10).
+    pub oversample: usize,
+    /// Power iterations, which sharpen the spectrum of a slowly decaying matrix (default 3).
+    pub power_iterations: usize,
+    /// Seed of the random block: the same inputs give the same factors.
+    pub seed: u64,
+}
+
+impl Default for SvdParams {
+    fn default() -> Self {
+        SvdParams {
+            dim: 32,
+            oversample: 10,
+            power_iterations: 3,
+            seed: 42,
+        }
+    }
+}
+
+/// A truncated SVD `A ≈ U Σ Vᵀ`, singular values in decreasing order.
+#[derive(Debug, Clone)]
+pub struct Factors {
+    /// `σ₁ ≥ σ₂ ≥ …`, `dim` of them (fewer when the matrix has lower rank).
+    pub singular_values: Vec<f64>,
+    /// `U`, rows × dim.
+    pub u: Array2<f64>,
+    /// `V`, cols × dim.
+    pub v: Array2<f64>,
+}
+
+fn orthonormal(y: Array2<f64>) -> Result<Array2<f64>, EmbeddingError> {
+    Ok(y.qr_into()
+        .map_err(|e| EmbeddingError::Linalg(e.to_string()))?
+        .generate_q())
+}
+
+/// The truncated SVD of `a` by randomised range finding.
+pub fn truncated_svd(a: &InteractionMatrix, params: &SvdParams) -> Result<Factors, EmbeddingError> {
+    let l = (params.dim + params.oversample).min(a.rows).min(a.cols);
+    if params.dim == 0 || l == 0 || a.nnz() == 0 {
+        return Err(EmbeddingError::Degenerate(format!(
+            "{}×{} matrix with {} cells for dimension {}",
+            a.rows,
+            a.cols,
+            a.nnz(),
+            params.dim
+        )));
+    }
+    let at = a.transpose();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    // Uniform on [-1, 1] spans the range as well as a Gaussian block does.
+    let omega = Array2::from_shape_fn((a.cols, l), |_| rng.gen_range(-1.0..1.0));
+    let mut q = orthonormal(a.mul_dense(&omega))?;
+    for _ in 0..params.power_iterations {
+        let z = orthonormal(at.mul_dense(&q))?;
+        q = orthonormal(a.mul_dense(&z))?;
+    }
+    // B = Qᵀ A is l × cols; its SVD comes from the eigenvectors of the small B Bᵀ.
+    let bt = at.mul_dense(&q); // cols × l
+    let gram = bt.t().dot(&bt); // l × l
+    let (values, vectors) = gram
+        .eigh()
+        .map_err(|e| EmbeddingError::Linalg(e.to_string()))?;
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&i, &j| values[j].total_cmp(&values[i]));
+    let top = values
+        .iter()
+        .map(|&v| v.max(0.0).sqrt())
+        .fold(0.0, f64::max);
+    let kept: Vec<usize> = order
+        .into_iter()
+        .take(params.dim)
+        .filter(|&i| values[i].max(0.0).sqrt() > top * 1e-9)
+        .collect();
+    if kept.is_empty() {
+        return Err(EmbeddingError::Degenerate("the matrix is zero".into()));
+    }
+    let w = vectors.select(Axis(1), &kept); // l × k
+    let singular_values: Vec<f64> = kept.iter().map(|&i| values[i].sqrt()).collect();
+    let u = q.dot(&w);
+    let mut v = bt.dot(&w);
+    for (mut col, s) in v.axis_iter_mut(Axis(1)).zip(&singular_values) {
+        col /= *s;
+    }
+    Ok(Factors {
+        singular_values,
+        u,
+        v,
+    })
+}
+
+/// How to build a [`TasteModel`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelParams {
+    /// The factorisation.
+    pub svd: SvdParams,
+    /// Taste clusters for cold start (default 12).
+    pub clusters: usize,
+    /// Groups with fewer users than this get no prior of their own (default 5).
+    pub min_group_users: usize,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            svd: SvdParams::default(),
+            clusters: 12,
+            min_group_users: 5,
+        }
+    }
+}
+
+/// The learned model: offer embeddings, the scale to fold users in, and cold-start priors.
+/// Saved to a file by [`TasteModel::to_bytes`] and read back at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TasteModel {
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Singular values, to fold users in.
+    pub singular_values: Vec<f32>,
+    /// The item id of each row of `item_factors`.
+    pub item_ids: Vec<u64>,
+    /// Item embeddings, row-major, `item_ids.len() × dim`.
+    pub item_factors: Vec<f32>,
+    /// Taste cluster centroids, row-major, `clusters × dim` (unit-length user embeddings).
+    pub centroids: Vec<f32>,
+    /// Per group key (e.g. `age=17|dept=75`), the prior embedding of a user without history.
+    pub priors: HashMap<String, Vec<f32>>,
+    #[serde(skip)]
+    index: HashMap<u64, usize>,
+    #[serde(skip)]
+    vectors: Vec<Arc<[f32]>>,
+}
+
+/// Written first in a model file, so a foreign or older file is refused rather than misread.
+const MAGIC: &[u8; 8] = b"MOSTM001";
+
+impl TasteModel {
+    /// Learns the model from `matrix` (rows are users, columns items with ids `item_ids`),
+    /// where `user_groups[r]` lists the group keys of row `r` (most specific first is not
+    /// required: every key of a user counts toward that group's prior).
+    pub fn fit(
+        matrix: &InteractionMatrix,
+        item_ids: &[u64],
+        user_groups: &[Vec<String>],
+        params: &ModelParams,
+    ) -> Result<TasteModel, EmbeddingError> {
+        if item_ids.len() != matrix.cols() || user_groups.len() != matrix.rows() {
+            return Err(EmbeddingError::Degenerate(format!(
+                "{} item ids and {} user groups for a {}×{} matrix",
+                item_ids.len(),
+                user_groups.len(),
+                matrix.rows(),
+                matrix.cols()
+            )));
+        }
+        let f = truncated_svd(matrix, &params.svd)?;
+        let dim = f.singular_values.len();
+        let roots: Vec<f64> = f.singular_values.iter().map(|s| s.sqrt()).collect();
+        let mut item_factors = Vec::with_capacity(item_ids.len() * dim);
+        for row in f.v.rows() {
+            item_factors.extend(row.iter().zip(&roots).map(|(x, r)| (x * r) as f32));
+        }
+        // Users with history, as unit vectors: clusters of direction, i.e. of taste mix.
+        let active: Vec<usize> = (0..matrix.rows())
+            .filter(|&r| matrix.row(r).next().is_some())
+            .collect();
+        let mut users = Array2::<f64>::zeros((active.len(), dim));
+        for (i, &r) in active.iter().enumerate() {
+            let mut row = users.row_mut(i);
+            row.assign(&(&f.u.row(r) * &ndarray::Array1::from(roots.clone())));
+            let norm = row.dot(&row).sqrt();
+            if norm > 0.0 {
+                row /= norm;
+            }
+        }
+        let k = params.clusters.min(active.len()).max(1);
+        let (centroids, labels) = if active.is_empty() {
+            (Array2::zeros((1, dim)), Vec::new())
+        } else {
+            let dataset = DatasetBase::from(users.clone());
+            let model = KMeans::params_with_rng(k, ChaCha8Rng::seed_from_u64(params.svd.seed))
+                .max_n_iterations(100)
+                .tolerance(1e-5)
+                .fit(&dataset)
+                .map_err(|e| EmbeddingError::Linalg(e.to_string()))?;
+            let labels: Vec<usize> = model.predict(&users).to_vec();
+            (model.centroids().clone(), labels)
+        };
+        let mut counts: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, &r) in active.iter().enumerate() {
+            for key in &user_groups[r] {
+                counts.entry(key.as_str()).or_insert_with(|| vec![0; k])[labels[i]] += 1;
+            }
+        }
+        let priors = counts
+            .into_iter()
+            .filter(|(_, c)| c.iter().sum::<usize>() >= params.min_group_users)
+            .map(|(key, c)| {
+                let total = c.iter().sum::<usize>() as f64;
+                let mut prior = vec![0f32; dim];
+                for (cluster, n) in c.iter().enumerate() {
+                    for (p, x) in prior.iter_mut().zip(centroids.row(cluster)) {
+                        *p += (*n as f64 / total * x) as f32;
+                    }
+                }
+                (key.to_string(), prior)
+            })
+            .collect();
+        let mut model = TasteModel {
+            dim,
+            singular_values: f.singular_values.iter().map(|&s| s as f32).collect(),
+            item_ids: item_ids.to_vec(),
+            item_factors,
+            centroids: centroids.iter().map(|&x| x as f32).collect(),
+            priors,
+            index: HashMap::new(),
+            vectors: Vec::new(),
+        };
+        model.rebuild_lookups();
+        Ok(model)
+    }
+
+    fn rebuild_lookups(&mut self) {
+        self.index = self
+            .item_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
+        self.vectors = self
+            .item_factors
+            .chunks(self.dim.max(1))
+            .map(Arc::from)
+            .collect();
+    }
+
+    /// Number of items with an embedding.
+    pub fn items(&self) -> usize {
+        self.item_ids.len()
+    }
+
+    /// The embedding of an item, shared (cloning it is cheap), if the model knows the item.
+    pub fn item(&self, id: u64) -> Option<Arc<[f32]>> {
+        self.index.get(&id).map(|&i| self.vectors[i].clone())
+    }
+
+    /// A user's embedding folded in from their weighted history `(item id, weight)`;
+    /// `None` when no item of it is known to the model.
+    pub fn fold_in(&self, history: impl IntoIterator<Item = (u64, f32)>) -> Option<Arc<[f32]>> {
+        let mut u = vec![0f32; self.dim];
+        let mut any = false;
+        for (id, w) in history {
+            if let Some(&i) = self.index.get(&id) {
+                any = true;
+                for (x, y) in u.iter_mut().zip(self.vectors[i].iter()) {
+                    *x += w * y;
+                }
+            }
+        }
+        if !any {
+            return None;
+        }
+        for (x, s) in u.iter_mut().zip(&self.singular_values) {
+            *x /= s.max(f32::EPSILON);
+        }
+        Some(u.into())
+    }
+
+    /// The cold-start prior of the first of `keys` that has one (e.g. age and department,
+    /// then age alone, then everyone).
+    pub fn prior<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Option<Arc<[f32]>> {
+        keys.into_iter()
+            .find_map(|k| self.priors.get(k))
+            .map(|p| Arc::from(p.as_slice()))
+    }
+
+    /// Number of taste clusters.
+    pub fn clusters(&self) -> usize {
+        self.centroids.len() / self.dim.max(1)
+    }
+
+    /// The model as bytes, for a file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EmbeddingError> {
+        let mut out = MAGIC.to_vec();
+        out.extend(
+            bincode::serde::encode_to_vec(self, bincode::config::standard())
+                .map_err(|e| EmbeddingError::Format(e.to_string()))?,
+        );
+        Ok(out)
+    }
+
+    /// A model read back from [`TasteModel::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<TasteModel, EmbeddingError> {
+        let body = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
+            EmbeddingError::Format("not a Mosaic taste model (bad header)".into())
+        })?;
+        let (mut model, _): (TasteModel, usize) =
+            bincode::serde::decode_from_slice(body, bincode::config::standard())
+                .map_err(|e| EmbeddingError::Format(e.to_string()))?;
+        if model.item_factors.len() != model.item_ids.len() * model.dim
+            || model.singular_values.len() != model.dim
+        {
+            return Err(EmbeddingError::Format("inconsistent shapes".into()));
+        }
+        model.rebuild_lookups();
+        Ok(model)
+    }
+}
+
+/// Cosine similarity of two embeddings (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        ab += (*x as f64) * (*y as f64);
+        aa += (*x as f64) * (*x as f64);
+        bb += (*y as f64) * (*y as f64);
+    }
+    if aa == 0.0 || bb == 0.0 {
+        0.0
+    } else {
+        ab / (aa.sqrt() * bb.sqrt())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three planted taste blocks: users of block b interact with items of block b only
+    /// (plus a little noise), 30 users and 15 items per block.
+    fn planted() -> (InteractionMatrix, Vec<u64>, Vec<Vec<String>>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut cells = Vec::new();
+        for u in 0..90u32 {
+            let block = u / 30;
+            for _ in 0..6 {
+                let item = block * 15 + rng.gen_range(0..15);
+                cells.push((u, item, 1.0));
+            }
+            if rng.gen_bool(0.2) {
+                cells.push((u, rng.gen_range(0..45), 0.3));
+            }
+        }
+        let groups = (0..90)
+            .map(|u| vec![format!("block={}", u / 30), "*".to_string()])
+            .collect();
+        (
+            InteractionMatrix::from_triplets(90, 45, cells),
+            (1000..1045).collect(),
+            groups,
+        )
+    }
+
+    #[test]
+    fn embeddings_recover_planted_blocks() {
+        let (m, ids, groups) = planted();
+        let params = ModelParams {
+            svd: SvdParams {
+                dim: 3,
+                ..SvdParams::default()
+            },
+            clusters: 3,
+            min_group_users: 5,
+        };
+        let model = TasteModel::fit(&m, &ids, &groups, &params).unwrap();
+        assert_eq!(model.dim, 3);
+        // Items of one block point the same way; items of different blocks do not.
+        let item = |i: u64| model.item(1000 + i).unwrap();
+        let mut same = Vec::new();
+        let mut other = Vec::new();
+        for i in 0..45u64 {
+            for j in (i + 1)..45 {
+                let s = cosine(&item(i), &item(j));
+                if i / 15 == j / 15 {
+                    same.push(s)
+                } else {
+                    other.push(s)
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(mean(&same) > 0.8, "same block {}", mean(&same));
+        assert!(mean(&other) < 0.2, "across blocks {}", mean(&other));
+        // A user folded in from block-1 items prefers unseen block-1 items to others.
+        let user = model
+            .fold_in([(1015, 1.0), (1016, 1.0), (1017, 1.0)])
+            .unwrap();
+        let best = (0..45u64)
+            .max_by(|&a, &b| cosine(&user, &item(a)).total_cmp(&cosine(&user, &item(b))))
+            .unwrap();
+        assert_eq!(best / 15, 1);
+        // The prior of block 2's users points at block-2 items.
+        let prior = model.prior(["block=9", "block=2"]).unwrap();
+        assert!(cosine(&prior, &item(40)) > 0.8);
+        assert!(cosine(&prior, &item(3)) < 0.3);
+        assert!(model.prior(["nobody"]).is_none());
+    }
+
+    #[test]
+    fn singular_values_match_a_known_matrix() {
+        // diag(3, 2, 1) padded with a zero row: singular values are 3, 2, 1.
+        let m = InteractionMatrix::from_triplets(4, 3, [(0, 0, 3.0), (1, 1, 2.0), (2, 2, 1.0)]);
+        let f = truncated_svd(
+            &m,
+            &SvdParams {
+                dim: 3,
+                oversample: 0,
+                ..SvdParams::default()
+            },
+        )
+        .unwrap();
+        let s = &f.singular_values;
+        assert!(
+            (s[0] - 3.0).abs() < 1e-6 && (s[1] - 2.0).abs() < 1e-6 && (s[2] - 1.0).abs() < 1e-6,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_cells_add_up() {
+        let m = InteractionMatrix::from_triplets(
+            2,
+            2,
+            [(1, 0, 1.0), (0, 1, 2.0), (1, 0, 0.5), (5, 0, 9.0)],
+        );
+        assert_eq!(m.nnz(), 2);
+        assert_eq!(m.row(1).collect::<Vec<_>>(), vec![(0, 1.5)]);
+        assert_eq!(m.transpose().row(1).collect::<Vec<_>>(), vec![(0, 2.0)]);
+    }
+
+    #[test]
+    fn a_model_survives_the_round_trip_through_bytes() {
+        let (m, ids, groups) = planted();
+        let model = TasteModel::fit(&m, &ids, &groups, &ModelParams::default()).unwrap();
+        let back = TasteModel::from_bytes(&model.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.item_factors, model.item_factors);
+        assert_eq!(back.priors, model.priors);
+        assert_eq!(back.item(1010), model.item(1010));
+        assert!(back.item(1010).is_some());
+        assert!(TasteModel::from_bytes(b"not a model").is_err());
+        let mut truncated = model.to_bytes().unwrap();
+        truncated.truncate(truncated.len() / 2);
+        assert!(TasteModel::from_bytes(&truncated).is_err());
+    }
+
+    #[test]
+    fn an_empty_matrix_is_refused() {
+        let m = InteractionMatrix::from_triplets(3, 3, []);
+        assert!(matches!(
+            TasteModel::fit(
+                &m,
+                &[1, 2, 3],
+                &[vec![], vec![], vec![]],
+                &ModelParams::default()
+            ),
+            Err(EmbeddingError::Degenerate(_))
+        ));
+    }
+}
