@@ -53,6 +53,10 @@ enum Command {
         /// Keep the offer index on disk here instead of in memory.
         #[arg(long)]
         index_dir: Option<PathBuf>,
+        /// The taste model written by `mosaic profiles build`; the feed runs on
+        /// affinities alone when the file is missing.
+        #[arg(long, default_value = engine::taste::DEFAULT_MODEL_PATH)]
+        model: PathBuf,
     },
     /// Rebuild the on-disk offer index from the store.
     Index {
@@ -91,6 +95,9 @@ enum Command {
     /// Push campaigns for offers with 50+ places.
     #[command(subcommand)]
     Campaigns(CampaignsCommand),
+    /// User profiles and the taste model.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
 }
 
 #[derive(Subcommand)]
@@ -172,6 +179,22 @@ impl CampaignKnobs {
 }
 
 #[derive(Subcommand)]
+enum ProfilesCommand {
+    /// Learn offer embeddings and cold-start taste clusters from every booking and
+    /// interaction, and write the model file `mosaic serve` loads.
+    Build {
+        #[arg(long, default_value = engine::taste::DEFAULT_MODEL_PATH)]
+        out: PathBuf,
+        /// Embedding dimension.
+        #[arg(long, default_value_t = 32)]
+        dim: usize,
+        /// Taste clusters for cold start.
+        #[arg(long, default_value_t = 12)]
+        clusters: usize,
+    },
+}
+
+#[derive(Subcommand)]
 enum CreditCommand {
     /// Grant the deposits due at each birthday (idempotent), then close the deposits that ended.
     Grant {
@@ -239,7 +262,39 @@ async fn main() -> anyhow::Result<()> {
         } => {
             seed_into(&store, profile, seed, today).await?;
         }
-        Command::Serve { addr, index_dir } => serve(store, addr, index_dir, false).await?,
+        Command::Serve {
+            addr,
+            index_dir,
+            model,
+        } => serve(store, addr, index_dir, Some(&model), false).await?,
+        Command::Profiles(ProfilesCommand::Build { out, dim, clusters }) => {
+            let started = std::time::Instant::now();
+            let bar = progress_bar("reading activity", "rows")?;
+            let params = engine::taste::ModelParams {
+                svd: engine::taste::SvdParams {
+                    dim,
+                    ..Default::default()
+                },
+                clusters,
+                ..Default::default()
+            };
+            let (model, s) =
+                engine::taste::build_taste_model(&store, engine::now(), &params, &bar).await?;
+            bar.finish_and_clear();
+            engine::taste::save_model(&model, &out)?;
+            println!(
+                "learned {}-dimensional embeddings of {} offers from {} events of {} users, \
+                 {} taste clusters, priors for {} cohorts, in {:.1?}; wrote {}",
+                s.dim,
+                s.items,
+                s.events,
+                s.users,
+                s.clusters,
+                s.cohorts_with_prior,
+                started.elapsed(),
+                out.display()
+            );
+        }
         Command::Index { index_dir } => {
             // Without its sync marker the directory is wiped and rebuilt by Engine::open.
             let _ = std::fs::remove_dir_all(&index_dir);
@@ -261,7 +316,14 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 tracing::info!("the store already holds a world; serving it");
             }
-            serve(store, addr, None, true).await?;
+            serve(
+                store,
+                addr,
+                None,
+                Some(std::path::Path::new(engine::taste::DEFAULT_MODEL_PATH)),
+                true,
+            )
+            .await?;
         }
         Command::Token(TokenCommand::Create {
             role,
@@ -505,10 +567,24 @@ async fn serve(
     store: Store,
     addr: SocketAddr,
     index_dir: Option<PathBuf>,
+    model: Option<&std::path::Path>,
     examples: bool,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let engine: Arc<Engine> = Engine::open(store, index_dir.as_deref()).await?;
+    match model {
+        Some(path) if path.exists() => {
+            let model = engine::taste::load_model(path)
+                .with_context(|| format!("loading the taste model {}", path.display()))?;
+            tracing::info!(path = %path.display(), offers = model.items(), "loaded the taste model");
+            engine.use_model(model);
+        }
+        Some(path) => tracing::warn!(
+            path = %path.display(),
+            "no taste model: the feed ranks on affinities alone (run `mosaic profiles build`)"
+        ),
+        None => {}
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

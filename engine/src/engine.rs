@@ -36,6 +36,8 @@ pub struct Engine {
     index_dir: Option<PathBuf>,
     /// The index reflects the store as of this instant.
     synced_at: Mutex<Timestamp>,
+    /// The taste model giving profiles and offers embeddings; `None` until one is loaded.
+    model: std::sync::RwLock<Option<Arc<ranking::embedding::TasteModel>>>,
 }
 
 /// Written beside an on-disk index: the instant it reflects the store as of.
@@ -97,6 +99,7 @@ impl Engine {
             dirty: Mutex::new(BTreeSet::new()),
             index_dir: index_dir.map(Path::to_path_buf),
             synced_at: Mutex::new(0),
+            model: std::sync::RwLock::new(None),
         });
         // Read the clock before the store: what changes meanwhile is caught next time.
         let started = now();
@@ -126,6 +129,16 @@ impl Engine {
             std::fs::write(dir.join(SYNCED_FILE), at.to_string())?;
         }
         Ok(())
+    }
+
+    /// Uses `model` for embeddings from now on (e.g. the one `mosaic profiles build` wrote).
+    pub fn use_model(&self, model: Arc<ranking::embedding::TasteModel>) {
+        *self.model.write().expect("model lock") = Some(model);
+    }
+
+    /// The taste model in use, if any.
+    pub fn model(&self) -> Option<Arc<ranking::embedding::TasteModel>> {
+        self.model.read().expect("model lock").clone()
     }
 
     /// The store under the engine.

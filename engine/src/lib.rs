@@ -11,15 +11,18 @@ pub mod credit;
 pub mod domain;
 mod engine;
 pub mod error;
+
 mod feed;
 pub mod ids;
 pub mod indexing;
 pub mod money;
-mod profile;
+pub(crate) mod profile;
 mod search;
 pub mod seed;
+
 mod seeding;
 pub mod store;
+pub mod taste;
 pub mod taxonomy;
 pub mod testing;
 pub mod views;

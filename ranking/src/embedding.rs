@@ -362,6 +362,40 @@ impl TasteModel {
         Ok(model)
     }
 
+    /// [`TasteModel::fit`] on weighted `(user id, item id, weight)` events, with the group
+    /// keys of each user (users without keys belong to no group); ids are any integers.
+    pub fn fit_events(
+        events: &[(u64, u64, f32)],
+        user_groups: &HashMap<u64, Vec<String>>,
+        params: &ModelParams,
+    ) -> Result<TasteModel, EmbeddingError> {
+        let mut users: HashMap<u64, u32> = HashMap::new();
+        let mut items: HashMap<u64, u32> = HashMap::new();
+        let mut item_ids = Vec::new();
+        let mut groups = Vec::new();
+        let mut cells = Vec::with_capacity(events.len());
+        for &(u, i, w) in events {
+            let next = users.len() as u32;
+            let row = *users.entry(u).or_insert_with(|| {
+                groups.push(user_groups.get(&u).cloned().unwrap_or_default());
+                next
+            });
+            let next = items.len() as u32;
+            let col = *items.entry(i).or_insert_with(|| {
+                item_ids.push(i);
+                next
+            });
+            cells.push((row, col, w));
+        }
+        let mut matrix = InteractionMatrix::from_triplets(users.len(), items.len(), cells);
+        // Repeated signals on one item say less than the first: damp the summed weight.
+        matrix
+            .values
+            .iter_mut()
+            .for_each(|w| *w = w.max(0.0).ln_1p());
+        TasteModel::fit(&matrix, &item_ids, &groups, params)
+    }
+
     fn rebuild_lookups(&mut self) {
         self.index = self
             .item_ids
@@ -372,7 +406,7 @@ impl TasteModel {
         self.vectors = self
             .item_factors
             .chunks(self.dim.max(1))
-            .map(Arc::from)
+            .map(unit)
             .collect();
     }
 
@@ -381,20 +415,22 @@ impl TasteModel {
         self.item_ids.len()
     }
 
-    /// The embedding of an item, shared (cloning it is cheap), if the model knows the item.
+    /// The embedding of an item, of unit length (so that its dot product with a user's is
+    /// their cosine, in `[-1, 1]`), shared (cloning it is cheap), if the model knows the item.
     pub fn item(&self, id: u64) -> Option<Arc<[f32]>> {
         self.index.get(&id).map(|&i| self.vectors[i].clone())
     }
 
-    /// A user's embedding folded in from their weighted history `(item id, weight)`;
-    /// `None` when no item of it is known to the model.
+    /// A user's embedding, of unit length, folded in from their weighted history
+    /// `(item id, weight)`; `None` when no item of it is known to the model.
     pub fn fold_in(&self, history: impl IntoIterator<Item = (u64, f32)>) -> Option<Arc<[f32]>> {
         let mut u = vec![0f32; self.dim];
         let mut any = false;
         for (id, w) in history {
             if let Some(&i) = self.index.get(&id) {
                 any = true;
-                for (x, y) in u.iter_mut().zip(self.vectors[i].iter()) {
+                let row = &self.item_factors[i * self.dim..(i + 1) * self.dim];
+                for (x, y) in u.iter_mut().zip(row) {
                     *x += w * y;
                 }
             }
@@ -405,15 +441,15 @@ impl TasteModel {
         for (x, s) in u.iter_mut().zip(&self.singular_values) {
             *x /= s.max(f32::EPSILON);
         }
-        Some(u.into())
+        Some(unit(&u))
     }
 
-    /// The cold-start prior of the first of `keys` that has one (e.g. age and department,
+    /// The cold-start prior (of unit length) of the first of `keys` that has one (e.g. age and department,
     /// then age alone, then everyone).
     pub fn prior<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> Option<Arc<[f32]>> {
         keys.into_iter()
             .find_map(|k| self.priors.get(k))
-            .map(|p| Arc::from(p.as_slice()))
+            .map(|p| unit(p))
     }
 
     /// Number of taste clusters.
@@ -446,6 +482,16 @@ impl TasteModel {
         }
         model.rebuild_lookups();
         Ok(model)
+    }
+}
+
+/// `v` scaled to unit length (left as is when zero).
+fn unit(v: &[f32]) -> Arc<[f32]> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter().map(|x| x / norm).collect()
+    } else {
+        Arc::from(v)
     }
 }
 

@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::error::EngineError;
 
 mod accounts;
+mod activity;
 mod bookings;
 mod campaigns;
 mod catalog;
@@ -31,6 +32,7 @@ mod tokens;
 mod writer;
 
 pub use accounts::HistoryEntry;
+pub use activity::{Activity, Cohort};
 pub use campaigns::{AudienceCandidate, AudienceFilter};
 pub use catalog::OfferRecord;
 pub use exports::{BookingColumns, OfferColumns, UserColumns};
