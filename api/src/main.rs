@@ -268,32 +268,7 @@ async fn main() -> anyhow::Result<()> {
             model,
         } => serve(store, addr, index_dir, Some(&model), false).await?,
         Command::Profiles(ProfilesCommand::Build { out, dim, clusters }) => {
-            let started = std::time::Instant::now();
-            let bar = progress_bar("reading activity", "rows")?;
-            let params = engine::taste::ModelParams {
-                svd: engine::taste::SvdParams {
-                    dim,
-                    ..Default::default()
-                },
-                clusters,
-                ..Default::default()
-            };
-            let (model, s) =
-                engine::taste::build_taste_model(&store, engine::now(), &params, &bar).await?;
-            bar.finish_and_clear();
-            engine::taste::save_model(&model, &out)?;
-            println!(
-                "learned {}-dimensional embeddings of {} offers from {} events of {} users, \
-                 {} taste clusters, priors for {} cohorts, in {:.1?}; wrote {}",
-                s.dim,
-                s.items,
-                s.events,
-                s.users,
-                s.clusters,
-                s.cohorts_with_prior,
-                started.elapsed(),
-                out.display()
-            );
+            build_profiles(&store, &out, dim, clusters).await?;
         }
         Command::Index { index_dir } => {
             // Without its sync marker the directory is wiped and rebuilt by Engine::open.
@@ -316,14 +291,11 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 tracing::info!("the store already holds a world; serving it");
             }
-            serve(
-                store,
-                addr,
-                None,
-                Some(std::path::Path::new(engine::taste::DEFAULT_MODEL_PATH)),
-                true,
-            )
-            .await?;
+            let model = std::path::Path::new(engine::taste::DEFAULT_MODEL_PATH);
+            if !model.exists() {
+                build_profiles(&store, model, 32, 12).await?;
+            }
+            serve(store, addr, None, Some(model), true).await?;
         }
         Command::Token(TokenCommand::Create {
             role,
@@ -519,6 +491,41 @@ async fn campaigns(store: &Store, command: CampaignsCommand) -> anyhow::Result<(
             }
         }
     }
+    Ok(())
+}
+
+/// Learns the taste model from the store and writes it to `out`.
+async fn build_profiles(
+    store: &Store,
+    out: &std::path::Path,
+    dim: usize,
+    clusters: usize,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bar = progress_bar("reading activity", "rows")?;
+    let params = engine::taste::ModelParams {
+        svd: engine::taste::SvdParams {
+            dim,
+            ..Default::default()
+        },
+        clusters,
+        ..Default::default()
+    };
+    let (model, s) = engine::taste::build_taste_model(store, engine::now(), &params, &bar).await?;
+    bar.finish_and_clear();
+    engine::taste::save_model(&model, out)?;
+    println!(
+        "learned {}-dimensional embeddings of {} offers from {} events of {} users, \
+         {} taste clusters, priors for {} cohorts, in {:.1?}; wrote {}",
+        s.dim,
+        s.items,
+        s.events,
+        s.users,
+        s.clusters,
+        s.cohorts_with_prior,
+        started.elapsed(),
+        out.display()
+    );
     Ok(())
 }
 
