@@ -250,3 +250,109 @@ async fn a_flaky_webhook_notifies_each_user_once_after_retries_and_reruns() {
         assert_eq!(payload.lines().count(), 7);
     }
 }
+
+/// A provider that keeps every batch, then takes a while to answer: a run killed
+/// meanwhile never hears that its last batch went through.
+fn slow_provider(state: Arc<Mutex<Provider>>) -> axum::Router {
+    axum::Router::new().route(
+        "/push",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let state = state.clone();
+            async move {
+                {
+                    let mut p = state.lock().unwrap();
+                    p.requests += 1;
+                    for m in body["messages"].as_array().unwrap() {
+                        let key = m["idempotency_key"].as_str().unwrap().to_owned();
+                        *p.received.entry(key.clone()).or_default() += 1;
+                        p.users.insert(key, m["user_id"].as_i64().unwrap());
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                AxumStatus::OK
+            }
+        }),
+    )
+}
+
+/// `mosaic campaigns run` killed with SIGKILL in the middle of sending, then run again:
+/// everyone is notified, and only the batch in flight at the kill can reach the
+/// provider twice, with the same idempotency key (so the provider drops it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_delivery_resumes_without_notifying_anyone_twice() {
+    for t in TestStore::each().await {
+        let store = &t.store;
+        let mut f = Fixture::new(1);
+        let (offer, _) = f.offer(concert(60));
+        let users: Vec<_> = (0..12).map(|_| f.user_with(UserSpec::default())).collect();
+        f.write(store).await;
+        let config = CampaignConfig::default();
+        campaign::request(store, None, offer, &config, engine::now())
+            .await
+            .unwrap();
+        let provider = Arc::new(Mutex::new(Provider::default()));
+        let (base, _stop) = spawn(slow_provider(provider.clone())).await;
+        let out = tempfile::tempdir().unwrap();
+        let (out_dir, hook, url) = (
+            out.path().to_path_buf(),
+            format!("{base}/push"),
+            t.url.clone(),
+        );
+        let run = move || {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mosaic"));
+            c.args([
+                "campaigns",
+                "run",
+                "--batch-size",
+                "1",
+                "--quiet-hours",
+                "none",
+            ])
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .args(["--webhook", &hook])
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+            c
+        };
+        let mut child = run().spawn().unwrap();
+        // Kill it once a few batches reached the provider.
+        for _ in 0..600 {
+            if provider.lock().unwrap().requests >= 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let counts = campaign::views(store, None, &config).await.unwrap()[0].counts;
+        assert_eq!(counts.targeted, 12);
+        assert!(
+            counts.sent < 12,
+            "the run was killed before the end: {counts:?}"
+        );
+
+        let mut again = run();
+        let status = tokio::task::spawn_blocking(move || again.status().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success());
+        let counts = campaign::views(store, None, &config).await.unwrap()[0].counts;
+        assert_eq!((counts.sent, counts.failed), (12, 0));
+        let p = provider.lock().unwrap();
+        let mut notified: Vec<i64> = p.users.values().copied().collect();
+        notified.sort();
+        let mut expected: Vec<i64> = users.iter().map(|u| u.0).collect();
+        expected.sort();
+        assert_eq!(notified, expected);
+        let resent = p.received.values().filter(|&&n| n > 1).count();
+        assert!(
+            resent <= 1,
+            "only the batch in flight may be resent: {:?}",
+            p.received
+        );
+        assert!(p.received.values().all(|&n| n <= 2));
+    }
+}
