@@ -171,6 +171,8 @@ pub struct UserSpec {
     pub department: &'static str,
     pub opt_in: bool,
     pub credit: Option<Cents>,
+    /// The deposit's cap on digital offers.
+    pub digital_cap: Option<Cents>,
 }
 
 impl Default for UserSpec {
@@ -182,6 +184,7 @@ impl Default for UserSpec {
             department: "75",
             opt_in: true,
             credit: Some(Cents(15_000)),
+            digital_cap: None,
         }
     }
 }
@@ -248,16 +251,11 @@ impl Fixture {
 
     /// Adds a user in Paris born on `birth`, with no deposit yet.
     pub fn user_born(&mut self, birth: NaiveDate) -> UserId {
-        let user = UserId(self.id());
-        self.batches.push(Batch::Users(vec![User {
-            id: user,
-            birth_date: birth,
-            department: "75".into(),
-            home: Coordinates::new(48.86, 2.35).expect("Paris"),
-            notifications_opt_in: true,
-            created_at: 0,
-        }]));
-        user
+        self.user_with(UserSpec {
+            birth,
+            credit: None,
+            ..UserSpec::default()
+        })
     }
 
     /// Adds a user as `spec` says, with a deposit of `spec.credit` (none when `None`)
@@ -286,7 +284,7 @@ impl Fixture {
                 spent: Cents::ZERO,
                 digital_spent: Cents::ZERO,
                 physical_spent: Cents::ZERO,
-                digital_cap: None,
+                digital_cap: spec.digital_cap,
                 physical_cap: None,
                 granted_at: now - 180 * 86_400,
                 expires_at: now + 180 * 86_400,
@@ -298,28 +296,11 @@ impl Fixture {
     /// Adds a 17-year-old in Paris with a deposit of `credit` (none when `None`) valid
     /// for a year around now, capped at `digital_cap` on digital offers.
     pub fn user(&mut self, credit: Option<Cents>, digital_cap: Option<Cents>) -> UserId {
-        let user = self.user_born(NaiveDate::from_ymd_opt(2009, 6, 1).expect("date"));
-        let now = crate::now();
-        if let Some(amount) = credit {
-            let id = DepositId(self.id());
-            self.batches.push(Batch::Deposits(vec![Deposit {
-                id,
-                user_id: user,
-                policy: "2025".into(),
-                age: 17,
-                amount,
-                carried_in: Cents::ZERO,
-                closed: Cents::ZERO,
-                spent: Cents::ZERO,
-                digital_spent: Cents::ZERO,
-                physical_spent: Cents::ZERO,
-                digital_cap,
-                physical_cap: None,
-                granted_at: now - 180 * 86_400,
-                expires_at: now + 180 * 86_400,
-            }]));
-        }
-        user
+        self.user_with(UserSpec {
+            credit,
+            digital_cap,
+            ..UserSpec::default()
+        })
     }
 
     /// Writes everything to `store`.
