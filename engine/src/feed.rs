@@ -89,6 +89,12 @@ impl Engine {
                 distance_m: h.distance_m,
                 popularity: h.popularity,
                 price_cents: h.price_cents,
+                event_at: h.is_event.then_some(h.next_beginning_at).flatten(),
+                remaining_places: h
+                    .remaining_places
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+                embedding: None,
+                boost: 0.0,
             })
             .collect();
         let want = (offset + req.limit).min(MAX_FEED_DEPTH);
@@ -132,6 +138,10 @@ impl Engine {
                     "À découvrir : {}, nouveau pour vous",
                     self.taxonomy.category_label(category)
                 ),
+            },
+            Reason::Curated => ReasonView {
+                kind: "curated",
+                label: "Choisi par nos médiateurs".into(),
             },
             Reason::Popular => ReasonView {
                 kind: "popular",

@@ -17,7 +17,7 @@ pub struct VenueView {
 /// Why an item is shown: a stable kind and a short French label.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReasonView {
-    /// `near_you`, `because_you_booked`, `discover`, `popular` or `search_match`.
+    /// `near_you`, `because_you_booked`, `discover`, `curated`, `popular` or `search_match`.
     pub kind: &'static str,
     pub label: String,
 }

@@ -1,8 +1,16 @@
+use std::sync::Arc;
+
 /// An offer that may enter a feed, with what scoring needs to know of it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Default` gives an empty physical-less candidate so callers (tests, the evaluation
+/// harness) can write `Candidate { id, category, ..Candidate::default() }`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Candidate {
+    /// Offer id; also what seeds tie-breaks and exploration, so it must be stable.
     pub id: u64,
+    /// Category code (e.g. `CINEMA`).
     pub category: String,
+    /// Subcategory code (e.g. `SEANCE_CINE`).
     pub subcategory: String,
     /// `None` for digital offers.
     pub venue_id: Option<u64>,
@@ -10,10 +18,21 @@ pub struct Candidate {
     pub distance_m: Option<f64>,
     /// Bookings so far.
     pub popularity: u64,
+    /// Lowest bookable price, in cents.
     pub price_cents: u64,
+    /// Next date of an event, unix seconds; `None` for offers that are not events.
+    pub event_at: Option<i64>,
+    /// Places left to book; `None` when unlimited.
+    pub remaining_places: Option<u32>,
+    /// The offer's learned embedding (same space as [`crate::Profile::embedding`]).
+    pub embedding: Option<Arc<[f32]>>,
+    /// Editorial boost from curators, `0.0` for none; positive values push the offer up.
+    pub boost: f64,
 }
 
-/// Why an item is in the feed: machine-readable, turned into French by the caller.
+/// Why an item is in the feed: machine-readable; [`Reason::kind`] names it and
+/// [`Reason::label_fr`] gives a short French label the caller may refine (with an
+/// offer title, a category's French name).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reason {
     /// Close to the user.
@@ -22,8 +41,42 @@ pub enum Reason {
     BecauseYouBooked { category: String },
     /// In a category the user never booked.
     Discover { category: String },
+    /// Picked by curators (editorial boost).
+    Curated,
     /// Booked a lot.
     Popular,
+}
+
+impl Reason {
+    /// The stable machine-readable name: `near_you`, `because_you_booked`, `discover`,
+    /// `curated` or `popular`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::NearYou { .. } => "near_you",
+            Reason::BecauseYouBooked { .. } => "because_you_booked",
+            Reason::Discover { .. } => "discover",
+            Reason::Curated => "curated",
+            Reason::Popular => "popular",
+        }
+    }
+
+    /// A short French label from what the ranking knows (codes, not display names).
+    pub fn label_fr(&self) -> String {
+        match self {
+            Reason::NearYou { distance_m } if *distance_m < 1_000.0 => {
+                format!("À {} m de chez vous", distance_m.round() as u64)
+            }
+            Reason::NearYou { distance_m } => {
+                format!("À {:.1} km de chez vous", distance_m / 1_000.0).replace('.', ",")
+            }
+            Reason::BecauseYouBooked { category } => {
+                format!("Parce que vous avez réservé : {category}")
+            }
+            Reason::Discover { category } => format!("À découvrir : {category}"),
+            Reason::Curated => "Choisi par nos médiateurs".into(),
+            Reason::Popular => "Populaire près de chez vous".into(),
+        }
+    }
 }
 
 /// A candidate placed in the feed.
@@ -31,6 +84,8 @@ pub enum Reason {
 pub struct Ranked {
     /// Index into the candidate slice.
     pub index: usize,
+    /// The score the item was picked with (base score adjusted by the page's diversity).
     pub score: f64,
+    /// Why the item is shown.
     pub reason: Reason,
 }

@@ -184,6 +184,7 @@ mod tests {
                 distance_m: Some(200.0),
                 popularity: 100,
                 price_cents: 600,
+                ..Candidate::default()
             })
             .collect();
         for (k, cat) in ["LIVRE", "MUSEE", "SPECTACLE", "MUSIQUE_LIVE", "JEU"]
@@ -199,6 +200,7 @@ mod tests {
                     distance_m: Some(40_000.0),
                     popularity: 0,
                     price_cents: 1000,
+                    ..Candidate::default()
                 });
             }
         }
@@ -245,6 +247,7 @@ mod tests {
                 distance_m: None,
                 popularity: 1_000,
                 price_cents: 0,
+                ..Candidate::default()
             });
         }
         let mut profile = Profile::default();

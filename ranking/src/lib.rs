@@ -16,6 +16,7 @@
 //!         distance_m: Some(100.0 * i as f64),
 //!         popularity: i,
 //!         price_cents: 500,
+//!         ..Candidate::default()
 //!     })
 //!     .collect();
 //! let page = rank(&candidates, &Profile::default(), &RankConfig::default(), 20);
@@ -25,6 +26,7 @@
 mod candidate;
 mod diversify;
 pub mod embedding;
+pub mod metrics;
 mod profile;
 mod score;
 

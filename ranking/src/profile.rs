@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What the ranking knows of a user.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11,6 +12,9 @@ pub struct Profile {
     pub booked_categories: Vec<String>,
     /// Credit left; offers above it are pushed down (they cannot be booked).
     pub remaining_credit_cents: Option<u64>,
+    /// The user's learned embedding (same space as [`crate::Candidate::embedding`]);
+    /// `None` when no model is loaded or the user is unknown to it.
+    pub embedding: Option<Arc<[f32]>>,
 }
 
 impl Profile {
