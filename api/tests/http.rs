@@ -124,6 +124,27 @@ async fn the_app_endpoints_answer_their_contract() {
             ),
         }
     }
+    // Every card says why it is there, machine-readable and in French.
+    let mut kinds = std::collections::HashSet::new();
+    for item in items {
+        let kind = item["reason"]["kind"].as_str().unwrap();
+        let label = item["reason"]["label"].as_str().unwrap();
+        let prefix = match kind {
+            "near_you" => "À ",
+            "because_you_booked" => "Parce que vous ",
+            "discover" => "À découvrir : ",
+            "curated" => "Choisi par ",
+            "popular" => "Populaire ",
+            other => panic!("unknown reason kind {other:?} in {item}"),
+        };
+        assert!(label.starts_with(prefix), "{kind}: {label:?}");
+        assert!(label.chars().count() <= 80, "a short label: {label:?}");
+        if kind == "near_you" {
+            assert!(item["distance_m"].as_f64().is_some(), "{item}");
+        }
+        kinds.insert(kind);
+    }
+    assert!(kinds.len() >= 2, "reasons vary along the page: {kinds:?}");
     let cursor = feed["next_cursor"].as_str().expect("a second page");
     let (_, page2, _) = s
         .get(&format!(

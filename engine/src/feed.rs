@@ -1,14 +1,14 @@
 //! The personalised, geolocated, diversified feed.
 
 use indexer::{DigitalMode, GeoFilter, Query, SortBy};
-use ranking::{rank, Candidate, RankConfig, Reason};
+use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
 use crate::domain::Coordinates;
 use crate::engine::{now, Engine};
 use crate::error::EngineError;
 use crate::ids::UserId;
 use crate::profile::{taste, UserTaste};
-use crate::search::{format_distance, parse_cursor};
+use crate::search::format_distance;
 use crate::views::{OfferCard, Page, ReasonView};
 
 /// Physical candidates considered per feed, nearest first.
@@ -17,6 +17,9 @@ const PHYSICAL_CANDIDATES: usize = 2_000;
 const DIGITAL_CANDIDATES: usize = 300;
 /// How deep a feed can be paged.
 const MAX_FEED_DEPTH: usize = 200;
+/// How many items one request ranks at most: the depth plus room to skip offers that
+/// earlier pages showed.
+const MAX_RANKED: usize = 2 * MAX_FEED_DEPTH;
 
 /// A feed request. `at` defaults to the user's home, `radius_km` to 30 km.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +46,7 @@ impl Engine {
                 "radius_km must be between 0.1 and 200".into(),
             ));
         }
-        let offset = parse_cursor(req.cursor.as_deref(), MAX_FEED_DEPTH)?;
+        let cursor = FeedCursor::parse(req.cursor.as_deref())?;
         let user = self
             .store
             .user(req.user_id)
@@ -54,6 +57,18 @@ impl Engine {
             })?;
         let center = req.at.unwrap_or(user.home);
         let now = now();
+        // The day is fixed by the first page, so paging past midnight keeps its order.
+        let day = cursor.day.unwrap_or(now.div_euclid(86_400));
+        let ctx = RankContext {
+            now: day * 86_400,
+            seed: RankContext::seed_from(&[
+                user.id.0 as u64,
+                day as u64,
+                center.lat().to_bits(),
+                center.lon().to_bits(),
+                radius_km.to_bits(),
+            ]),
+        };
         let history = self.store.history(user.id, 200).await?;
         let credit = self
             .store
@@ -97,11 +112,31 @@ impl Engine {
                 boost: 0.0,
             })
             .collect();
-        let want = (offset + req.limit).min(MAX_FEED_DEPTH);
-        let ranked = rank(&candidates, &taste.profile, &RankConfig::default(), want);
+        // The ranking of a day is deterministic, so page k is positions [offset, offset +
+        // limit) of the same list. History, popularity or places may have changed since
+        // the previous page, though: offers already shown are skipped and the page is
+        // topped up from further down, so no page repeats an earlier one.
+        let want = (cursor.offset + req.limit + cursor.shown.len()).min(MAX_RANKED);
+        let ranked = rank(
+            &candidates,
+            &taste.profile,
+            &RankConfig::default(),
+            &ctx,
+            want,
+        );
         let mut items = Vec::with_capacity(req.limit);
-        for r in ranked.iter().skip(offset) {
+        let mut shown = cursor.shown;
+        let mut end = cursor.offset;
+        for (pos, r) in ranked.iter().enumerate().skip(cursor.offset) {
+            if items.len() == req.limit {
+                break;
+            }
+            end = pos + 1;
             let hit = hits[r.index];
+            if shown.contains(&hit.id) {
+                continue;
+            }
+            shown.push(hit.id);
             let results = if r.index < physical_count {
                 &physical
             } else {
@@ -110,9 +145,16 @@ impl Engine {
             let reason = self.reason(&r.reason, &taste, hit.location.is_none());
             items.push(self.card(hit, results.stored(hit)?, reason)?);
         }
-        let end = offset + items.len();
-        let next_cursor = (end == want && end < MAX_FEED_DEPTH && candidates.len() > end)
-            .then(|| end.to_string());
+        let next_cursor =
+            (items.len() == req.limit && end < MAX_FEED_DEPTH && candidates.len() > shown.len())
+                .then(|| {
+                    FeedCursor {
+                        offset: end,
+                        day: Some(day),
+                        shown,
+                    }
+                    .encode()
+                });
         Ok(Page { items, next_cursor })
     }
 
@@ -152,6 +194,112 @@ impl Engine {
                 }
                 .into(),
             },
+        }
+    }
+}
+
+/// Where the next page of a feed starts: a position in the day's ranking, the day, and
+/// the offers already shown (so that a page never repeats one when the ranking moved).
+///
+/// Written `OFFSET.DAY.IDS`, with IDS the shown offer ids sorted and written as base-36
+/// gaps joined by `-`: about four characters per offer, 200 offers at most.
+#[derive(Debug, Default, PartialEq)]
+struct FeedCursor {
+    offset: usize,
+    day: Option<i64>,
+    shown: Vec<u64>,
+}
+
+impl FeedCursor {
+    fn parse(cursor: Option<&str>) -> Result<FeedCursor, EngineError> {
+        let Some(text) = cursor.filter(|c| !c.is_empty()) else {
+            return Ok(FeedCursor::default());
+        };
+        let invalid = || EngineError::BadInput(format!("invalid cursor {text:?}"));
+        let mut parts = text.split('.');
+        let (Some(offset), Some(day), Some(ids), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let offset: usize = offset
+            .parse()
+            .ok()
+            .filter(|&o| o < MAX_FEED_DEPTH)
+            .ok_or_else(invalid)?;
+        let day: i64 = day.parse().map_err(|_| invalid())?;
+        let mut shown = Vec::new();
+        let mut last = 0u64;
+        for gap in ids.split('-').filter(|g| !g.is_empty()) {
+            let gap = u64::from_str_radix(gap, 36).map_err(|_| invalid())?;
+            last = last.checked_add(gap).ok_or_else(invalid)?;
+            shown.push(last);
+            if shown.len() > MAX_FEED_DEPTH {
+                return Err(invalid());
+            }
+        }
+        Ok(FeedCursor {
+            offset,
+            day: Some(day),
+            shown,
+        })
+    }
+
+    fn encode(mut self) -> String {
+        self.shown.sort_unstable();
+        let mut last = 0;
+        let ids: Vec<String> = self
+            .shown
+            .iter()
+            .map(|&id| {
+                let gap = base36(id - last);
+                last = id;
+                gap
+            })
+            .collect();
+        format!(
+            "{}.{}.{}",
+            self.offset,
+            self.day.unwrap_or_default(),
+            ids.join("-")
+        )
+    }
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII digits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = FeedCursor {
+            offset: 40,
+            day: Some(20_423),
+            shown: vec![1_000_000, 7, 36, 35],
+        };
+        let text = c.encode();
+        assert_eq!(text, "40.20423.7-s-1-lfks");
+        let back = FeedCursor::parse(Some(&text)).unwrap();
+        assert_eq!(back.offset, 40);
+        assert_eq!(back.day, Some(20_423));
+        assert_eq!(back.shown, vec![7, 35, 36, 1_000_000]);
+        assert_eq!(FeedCursor::parse(None).unwrap(), FeedCursor::default());
+        for bad in ["zzz", "20", "1.2", "999.1.", "1.x.", "1.2.!", "1.2.3.4"] {
+            assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
         }
     }
 }

@@ -84,7 +84,7 @@ impl Reason {
 pub struct Ranked {
     /// Index into the candidate slice.
     pub index: usize,
-    /// The score the item was picked with (base score adjusted by the page's diversity).
+    /// Its base score plus exploration noise (what relevance order would sort by).
     pub score: f64,
     /// Why the item is shown.
     pub reason: Reason,

@@ -205,13 +205,18 @@ pub async fn pick_audience(
         distance_m,
         popularity: record.bookings.max(0) as u64,
         price_cents: price.0.max(0) as u64,
+        ..ranking::Candidate::default()
     };
     let rank_config = ranking::RankConfig::default();
     let mut scored = Vec::with_capacity(kept.len());
     for (c, age, distance) in kept {
         let history = histories.get(&c.user_id).map_or(&[][..], Vec::as_slice);
         let profile = taste(history, taxonomy, now, Some(c.credit.0)).profile;
-        let score = ranking::score(&[candidate(distance)], &profile, &rank_config)[0];
+        let ctx = ranking::RankContext {
+            now,
+            ..ranking::RankContext::default()
+        };
+        let score = ranking::score(&[candidate(distance)], &profile, &rank_config, &ctx)[0];
         scored.push(Target {
             user_id: c.user_id,
             score,

@@ -1,0 +1,221 @@
+//! How alike two offers are: the kernel of MMR and DPP, and the distance of
+//! intra-list diversity.
+
+use std::collections::HashMap;
+
+use crate::embedding::cosine;
+use crate::Candidate;
+
+/// Weights of what two offers may share. The similarity of two distinct offers is
+/// `category·[same category] + subcategory·[same subcategory] + venue·[same venue]
+/// + embedding·cos(embeddings)`, and 1 for an offer with itself.
+///
+/// Each term is a Gram matrix (of one-hot or unit vectors), so with non-negative weights
+/// summing to at most 1 the similarity matrix stays positive semi-definite, as the DPP
+/// needs; weights summing to more are scaled down to sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimilarityWeights {
+    /// Same category (default 0.7): the axis the feed must diversify first. A DPP's
+    /// penalty for one more item of a category already on the page tends to
+    /// `ln(1 − similarity)`, so this weight sets how strongly it pushes other categories.
+    pub category: f64,
+    /// Same subcategory (default 0.15).
+    pub subcategory: f64,
+    /// Same venue (default 0.05; the page rules already cap items per venue).
+    pub venue: f64,
+    /// Cosine of the embeddings, 0 when either is missing (default 0.1).
+    pub embedding: f64,
+}
+
+impl Default for SimilarityWeights {
+    fn default() -> Self {
+        SimilarityWeights {
+            category: 0.7,
+            subcategory: 0.15,
+            venue: 0.05,
+            embedding: 0.1,
+        }
+    }
+}
+
+impl SimilarityWeights {
+    /// The weights, clamped at 0 and scaled to sum to at most 1.
+    fn normalised(&self) -> SimilarityWeights {
+        let w = [self.category, self.subcategory, self.venue, self.embedding].map(|x| x.max(0.0));
+        let sum: f64 = w.iter().sum();
+        let k = if sum > 1.0 { 1.0 / sum } else { 1.0 };
+        SimilarityWeights {
+            category: w[0] * k,
+            subcategory: w[1] * k,
+            venue: w[2] * k,
+            embedding: w[3] * k,
+        }
+    }
+
+    /// The similarity of two offers, in `[-1, 1]` (negative only through opposed
+    /// embeddings); 1 for equal ids.
+    pub fn similarity(&self, a: &Candidate, b: &Candidate) -> f64 {
+        if a.id == b.id {
+            return 1.0;
+        }
+        let w = self.normalised();
+        let mut s = 0.0;
+        if a.category == b.category {
+            s += w.category;
+        }
+        if a.subcategory == b.subcategory {
+            s += w.subcategory;
+        }
+        if a.venue_id.is_some() && a.venue_id == b.venue_id {
+            s += w.venue;
+        }
+        if let (Some(x), Some(y)) = (&a.embedding, &b.embedding) {
+            s += w.embedding * cosine(x, y);
+        }
+        s
+    }
+}
+
+/// The candidates' features in the shape the greedy loops read thousands of times:
+/// interned codes and unit embeddings in one flat buffer.
+pub(crate) struct Features {
+    pub(crate) category: Vec<u32>,
+    pub(crate) categories: usize,
+    subcategory: Vec<u32>,
+    pub(crate) venue: Vec<Option<u64>>,
+    /// Unit embeddings, `dim` floats each; zeros for a candidate without one.
+    embedding: Vec<f32>,
+    dim: usize,
+    weights: SimilarityWeights,
+}
+
+impl Features {
+    pub(crate) fn new(candidates: &[Candidate], weights: &SimilarityWeights) -> Features {
+        let mut categories: HashMap<&str, u32> = HashMap::new();
+        let mut subcategories: HashMap<&str, u32> = HashMap::new();
+        let intern = |map: &mut HashMap<_, u32>, key| {
+            let next = map.len() as u32;
+            *map.entry(key).or_insert(next)
+        };
+        let category = candidates
+            .iter()
+            .map(|c| intern(&mut categories, c.category.as_str()))
+            .collect();
+        let subcategory = candidates
+            .iter()
+            .map(|c| intern(&mut subcategories, c.subcategory.as_str()))
+            .collect();
+        let weights = weights.normalised();
+        let dim = if weights.embedding > 0.0 {
+            candidates
+                .iter()
+                .filter_map(|c| c.embedding.as_ref().map(|e| e.len()))
+                .max()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let mut embedding = vec![0.0f32; dim * candidates.len()];
+        if dim > 0 {
+            for (c, out) in candidates.iter().zip(embedding.chunks_exact_mut(dim)) {
+                if let Some(e) = &c.embedding {
+                    let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    if norm > 0.0 {
+                        out.iter_mut()
+                            .zip(e.iter())
+                            .for_each(|(o, x)| *o = x / norm);
+                    }
+                }
+            }
+        }
+        Features {
+            category,
+            categories: categories.len(),
+            subcategory,
+            venue: candidates.iter().map(|c| c.venue_id).collect(),
+            embedding,
+            dim,
+            weights,
+        }
+    }
+
+    /// Similarity of candidates `i` and `j` (see [`SimilarityWeights`]).
+    #[inline]
+    pub(crate) fn sim(&self, i: usize, j: usize) -> f64 {
+        if i == j {
+            return 1.0;
+        }
+        let w = &self.weights;
+        let mut s = 0.0;
+        if self.category[i] == self.category[j] {
+            s += w.category;
+        }
+        if self.subcategory[i] == self.subcategory[j] {
+            s += w.subcategory;
+        }
+        if self.venue[i].is_some() && self.venue[i] == self.venue[j] {
+            s += w.venue;
+        }
+        if self.dim > 0 {
+            let a = &self.embedding[i * self.dim..(i + 1) * self.dim];
+            let b = &self.embedding[j * self.dim..(j + 1) * self.dim];
+            s += w.embedding * a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() as f64;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(
+        id: u64,
+        cat: &str,
+        sub: &str,
+        venue: Option<u64>,
+        emb: Option<Vec<f32>>,
+    ) -> Candidate {
+        Candidate {
+            id,
+            category: cat.into(),
+            subcategory: sub.into(),
+            venue_id: venue,
+            embedding: emb.map(Into::into),
+            ..Candidate::default()
+        }
+    }
+
+    #[test]
+    fn similarity_adds_what_two_offers_share() {
+        let w = SimilarityWeights::default();
+        let a = offer(1, "CINEMA", "SEANCE", Some(3), Some(vec![1.0, 0.0]));
+        let b = offer(2, "CINEMA", "SEANCE", Some(3), Some(vec![2.0, 0.0]));
+        let c = offer(3, "CINEMA", "FESTIVAL", None, Some(vec![0.0, 1.0]));
+        let d = offer(4, "LIVRE", "PAPIER", None, None);
+        assert!((w.similarity(&a, &b) - 1.0).abs() < 1e-9);
+        assert!((w.similarity(&a, &c) - 0.7).abs() < 1e-9);
+        assert_eq!(w.similarity(&c, &d), 0.0);
+        assert_eq!(w.similarity(&a, &a), 1.0);
+        let all = [a, b, c, d];
+        let f = Features::new(&all, &w);
+        for i in 0..4 {
+            for j in 0..4 {
+                assert!((f.sim(i, j) - w.similarity(&all[i], &all[j])).abs() < 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn weights_above_one_are_scaled_down() {
+        let w = SimilarityWeights {
+            category: 2.0,
+            subcategory: 2.0,
+            venue: 0.0,
+            embedding: 0.0,
+        };
+        let a = offer(1, "A", "X", None, None);
+        let b = offer(2, "A", "Y", None, None);
+        assert!((w.similarity(&a, &b) - 0.5).abs() < 1e-9);
+    }
+}
