@@ -11,6 +11,7 @@ pub mod credit;
 pub mod domain;
 mod engine;
 pub mod error;
+pub mod eval;
 
 mod feed;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod money;
 pub(crate) mod profile;
 mod search;
 pub mod seed;
+pub mod simulate;
 
 mod seeding;
 pub mod store;
