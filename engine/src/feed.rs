@@ -75,7 +75,7 @@ impl Engine {
             .active_deposit(user.id, now)
             .await?
             .map(|d| d.remaining().0);
-        let taste = taste(&history, self.taxonomy, now, credit);
+        let mut taste = taste(&history, self.taxonomy, now, credit);
 
         let physical = self.index.search(&Query {
             geo: Some(GeoFilter::Radius {
@@ -94,7 +94,7 @@ impl Engine {
         })?;
         let physical_count = physical.hits.len();
         let hits: Vec<_> = physical.hits.iter().chain(&digital.hits).collect();
-        let candidates: Vec<Candidate> = hits
+        let mut candidates: Vec<Candidate> = hits
             .iter()
             .map(|h| Candidate {
                 id: h.id,
@@ -112,6 +112,8 @@ impl Engine {
                 boost: 0.0,
             })
             .collect();
+        // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).
+        self.embed(&mut taste.profile, &mut candidates, &history, &user, now);
         // The ranking of a day is deterministic, so page k is positions [offset, offset +
         // limit) of the same list. History, popularity or places may have changed since
         // the previous page, though: offers already shown are skipped and the page is

@@ -146,11 +146,12 @@ impl crate::Engine {
     ) {
         let Some(model) = self.model() else { return };
         profile.embedding = model
-            .fold_in(
-                history
-                    .iter()
-                    .map(|h| (h.offer_id.0 as u64, signal_weight(&h.kind, h.at, now) as f32)),
-            )
+            .fold_in(history.iter().map(|h| {
+                (
+                    h.offer_id.0 as u64,
+                    signal_weight(&h.kind, h.at, now) as f32,
+                )
+            }))
             .or_else(|| {
                 let today = chrono::DateTime::from_timestamp(now, 0)?.date_naive();
                 let keys = cohort_keys(&user.birth_date.to_string(), &user.department, today);

@@ -61,6 +61,27 @@ async fn the_taste_model_is_learned_from_the_store_and_survives_its_file() {
         assert!(own > 0.3 && own > mean + 0.2, "own {own}, mean {mean}");
         std::fs::write(&path, b"garbage").unwrap();
         assert!(load_model(&path).is_err());
+
+        // The feed runs on the model: the same page twice, full, with embeddings in play.
+        let engine = engine::Engine::open(t.store.clone(), None).await.unwrap();
+        engine.use_model(back);
+        assert!(engine.model().is_some());
+        for user in [1, 2, 3] {
+            let req = engine::FeedRequest {
+                user_id: engine::ids::UserId(user),
+                at: None,
+                radius_km: None,
+                limit: 20,
+                cursor: None,
+            };
+            let a = engine.feed(&req).await.unwrap();
+            let b = engine.feed(&req).await.unwrap();
+            assert_eq!(a.items.len(), 20);
+            let ids = |p: &engine::views::Page<engine::views::OfferCard>| {
+                p.items.iter().map(|c| c.offer_id).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&a), ids(&b));
+        }
     }
 }
 
