@@ -1,7 +1,7 @@
 //! The tables, computed with polars' lazy API from [`Inputs`].
 //!
 //! Cancelled bookings are left out of every measure: they are neither practice nor
-//! exposure. Entropies are in bits, as in [`crate::shim::category_entropy`].
+//! exposure. Entropies are in bits, as in [`ranking::metrics::category_entropy`].
 
 use polars::prelude::*;
 
@@ -308,10 +308,10 @@ pub fn compute(inputs: &Inputs, now: i64) -> Result<Tables, AnalyticsError> {
         Column::new(
             "value".into(),
             [
-                crate::shim::gini(&booking_venues),
-                crate::shim::gini(&view_venues),
-                crate::shim::catalogue_coverage(&[ids_where("bookings")?], catalogue),
-                crate::shim::catalogue_coverage(&[ids_where("views")?], catalogue),
+                ranking::metrics::gini(&booking_venues),
+                ranking::metrics::gini(&view_venues),
+                ranking::metrics::catalogue_coverage(&[ids_where("bookings")?], catalogue),
+                ranking::metrics::catalogue_coverage(&[ids_where("views")?], catalogue),
             ],
         ),
     ])?;

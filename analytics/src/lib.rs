@@ -13,7 +13,6 @@ mod compute;
 mod export;
 mod load;
 mod read;
-mod shim;
 
 pub use compute::{compute, Tables, DISTANCE_BANDS};
 pub use export::{export, XLSX_MAX_ROWS};

@@ -153,6 +153,12 @@ async fn tables_match_a_hand_computation() {
         assert_eq!(f64_at(&r1, "bookings", 0), Some(4.0));
         assert_eq!(f64_at(&r1, "distinct_categories", 0), Some(3.0));
         assert!(close(f64_at(&r1, "category_entropy", 0), 1.5));
+        // The same definition as the offline evaluation's.
+        let u1_categories = ["MUSIQUE_LIVE", "LIVRE", "LIVRE", "CINEMA"];
+        assert!(close(
+            f64_at(&r1, "category_entropy", 0),
+            ranking::metrics::category_entropy(&u1_categories)
+        ));
         assert_eq!(f64_at(&u(u2), "bookings", 0), Some(1.0));
         assert_eq!(f64_at(&u(u2), "age", 0), Some(age_now(2008, 1, 15) as f64));
         assert!(close(f64_at(&u(u3), "category_entropy", 0), 0.0));
