@@ -27,7 +27,7 @@ import polars as pl
 
 DATA = Path(os.environ.get("MOSAIC_ANALYTICS", "../data/analytics"))
 EVAL = Path(os.environ.get("MOSAIC_EVAL", "../data/eval"))
-SIMULATE = Path(os.environ.get("MOSAIC_SIMULATE", "../data/simulate"))
+SIMULATE = Path(os.environ.get("MOSAIC_SIMULATE", "../data/simulation"))
 FIGURES = Path(os.environ.get("MOSAIC_FIGURES", "out"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 

@@ -4,7 +4,7 @@
 #
 #   MOSAIC_ANALYTICS  the exports (default: data/analytics from the repository root)
 #   MOSAIC_EVAL       where `mosaic eval` wrote eval.csv (optional; default data/eval)
-#   MOSAIC_SIMULATE   where `mosaic simulate` wrote simulation.csv (optional; default data/simulate)
+#   MOSAIC_SIMULATE   where `mosaic simulate` wrote simulation.csv (optional; default data/simulation)
 #
 # Executed copies and the figures land in notebooks/out/.
 set -euo pipefail
@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 export MOSAIC_ANALYTICS="$(cd "${MOSAIC_ANALYTICS:-$root/data/analytics}" && pwd)"
 export MOSAIC_EVAL="${MOSAIC_EVAL:-$root/data/eval}"
-export MOSAIC_SIMULATE="${MOSAIC_SIMULATE:-$root/data/simulate}"
+export MOSAIC_SIMULATE="${MOSAIC_SIMULATE:-$root/data/simulation}"
 export MOSAIC_FIGURES="$here/out"
 venv="${MOSAIC_NOTEBOOK_VENV:-$here/.venv}"
 if [ ! -x "$venv/bin/python" ]; then
