@@ -82,6 +82,7 @@ impl From<EngineError> for Problem {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.to_string())
             }
             EngineError::Index(ref ie) if ie.is_bad_input() => Problem::bad_request(ie.to_string()),
+            EngineError::Conflict(code, detail) => Problem::new(StatusCode::CONFLICT, code, detail),
             EngineError::IdempotencyConflict => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -38,6 +38,8 @@ pub struct Engine {
     synced_at: Mutex<Timestamp>,
     /// The taste model giving profiles and offers embeddings; `None` until one is loaded.
     model: std::sync::RwLock<Option<Arc<ranking::embedding::TasteModel>>>,
+    /// The active editorial boosts, read again after a short while or an edit.
+    pub(crate) boost_cache: Mutex<crate::curation::BoostCache>,
 }
 
 /// Written beside an on-disk index: the instant it reflects the store as of.
@@ -100,6 +102,7 @@ impl Engine {
             index_dir: index_dir.map(Path::to_path_buf),
             synced_at: Mutex::new(0),
             model: std::sync::RwLock::new(None),
+            boost_cache: Mutex::new(Default::default()),
         });
         // Read the clock before the store: what changes meanwhile is caught next time.
         let started = now();
@@ -144,6 +147,11 @@ impl Engine {
     /// The store under the engine.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The instant the index reflects the store as of: its freshness.
+    pub fn index_synced_at(&self) -> Timestamp {
+        *self.synced_at.lock().expect("sync lock")
     }
 
     /// Number of offers in the index.

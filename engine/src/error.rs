@@ -20,6 +20,9 @@ pub enum EngineError {
     /// A push campaign request was refused by a rule.
     #[error("{0}")]
     Campaign(#[from] crate::campaign::CampaignRefusal),
+    /// The request conflicts with the state of a resource (a stable code and a detail).
+    #[error("{1}")]
+    Conflict(&'static str, String),
     /// An idempotency key was reused for a different request.
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyConflict,

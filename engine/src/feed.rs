@@ -3,6 +3,7 @@
 use indexer::{DigitalMode, GeoFilter, Query, SortBy};
 use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
+use crate::boost::BoostSet;
 use crate::domain::Coordinates;
 use crate::engine::{now, Engine};
 use crate::error::EngineError;
@@ -34,7 +35,19 @@ pub struct FeedRequest {
 impl Engine {
     /// A page of the user's feed: offers near the point plus digital ones, scored for the
     /// user and diversified page by page. The same request gives the same page.
+    /// Active editorial boosts ([`crate::boost`]) lift or lower the offers they reach.
     pub async fn feed(&self, req: &FeedRequest) -> Result<Page<OfferCard>, EngineError> {
+        let boosts = self.active_boosts().await?;
+        Ok(self.feed_with(req, &boosts.set).await?.0)
+    }
+
+    /// The feed under the given boosts, with the taste it was ranked for: what a boost
+    /// preview compares.
+    pub(crate) async fn feed_with(
+        &self,
+        req: &FeedRequest,
+        boosts: &BoostSet,
+    ) -> Result<(Page<OfferCard>, UserTaste), EngineError> {
         if !(1..=50).contains(&req.limit) {
             return Err(EngineError::BadInput(
                 "limit must be between 1 and 50".into(),
@@ -109,7 +122,7 @@ impl Engine {
                     .remaining_places
                     .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
                 embedding: None,
-                boost: 0.0,
+                boost: boosts.weight(h.id, h.venue_id, &h.subcategory),
             })
             .collect();
         // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).
@@ -157,7 +170,7 @@ impl Engine {
                     }
                     .encode()
                 });
-        Ok(Page { items, next_cursor })
+        Ok((Page { items, next_cursor }, taste))
     }
 
     fn reason(&self, reason: &Reason, taste: &UserTaste, digital: bool) -> ReasonView {

@@ -7,7 +7,9 @@
 pub mod auth;
 pub mod booking;
 pub mod campaign;
+pub mod boost;
 pub mod credit;
+pub mod curation;
 pub mod domain;
 mod engine;
 pub mod error;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::ids::{BookingId, OfferId, OffererId, StockId, UserId, VenueId};
 
 /// A venue as shown next to an offer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct VenueView {
     pub id: VenueId,
     pub name: String,
@@ -15,7 +15,7 @@ pub struct VenueView {
 }
 
 /// Why an item is shown: a stable kind and a short French label.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReasonView {
     /// `near_you`, `because_you_booked`, `discover`, `curated`, `popular` or `search_match`.
     pub kind: &'static str,
@@ -23,7 +23,7 @@ pub struct ReasonView {
 }
 
 /// One feed item or search hit (the same shape).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OfferCard {
     pub offer_id: OfferId,
     pub title: String,
@@ -37,14 +37,14 @@ pub struct OfferCard {
 }
 
 /// A page of a list, with the cursor of the next page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
 /// Matches per category for a search.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Facet {
     pub category: String,
     pub label: String,
@@ -52,7 +52,7 @@ pub struct Facet {
 }
 
 /// A page of search hits with facets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
     pub items: Vec<OfferCard>,
     pub next_cursor: Option<String>,
@@ -61,7 +61,7 @@ pub struct SearchPage {
 }
 
 /// A stock line as shown on the offer page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StockView {
     pub id: StockId,
     pub price_cents: i64,
@@ -74,7 +74,7 @@ pub struct StockView {
 }
 
 /// The offer page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OfferDetail {
     pub id: OfferId,
     pub title: String,
@@ -93,7 +93,7 @@ pub struct OfferDetail {
 }
 
 /// The deposit a wallet spends from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DepositView {
     pub policy: String,
     pub amount_cents: i64,
@@ -104,7 +104,7 @@ pub struct DepositView {
 }
 
 /// A user's spendable credit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WalletView {
     pub user_id: UserId,
     pub balance_cents: i64,
@@ -112,7 +112,7 @@ pub struct WalletView {
 }
 
 /// A booking as answered to the app.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub id: BookingId,
     pub token: String,

@@ -23,23 +23,28 @@ mod activity;
 mod bookings;
 mod campaigns;
 mod catalog;
+mod boosts;
 mod exports;
+mod favorites;
 mod grants;
 mod idempotency;
 mod ledger;
 mod lifecycle;
+mod partners;
 mod tokens;
 mod writer;
 
 pub use accounts::HistoryEntry;
 pub use activity::{Activity, Cohort};
 pub use campaigns::{AudienceCandidate, AudienceFilter};
+pub use boosts::BoostFilter;
 pub use catalog::OfferRecord;
 pub use exports::{BookingColumns, OfferColumns, UserColumns};
 pub use grants::GrantSummary;
 pub use idempotency::{IdempotencyKey, Outcome, Replay};
 pub use ledger::Mismatch;
 pub use lifecycle::{LifecycleSummary, UsedBooking};
+pub use partners::{NewOffer, NewStock, OfferStats, PartnerBooking, PartnerBookingFilter};
 
 /// Where the store lives when `DATABASE_URL` is not set.
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/mosaic.db";
