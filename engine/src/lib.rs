@@ -6,8 +6,8 @@
 
 pub mod auth;
 pub mod booking;
-pub mod campaign;
 pub mod boost;
+pub mod campaign;
 pub mod credit;
 pub mod curation;
 pub mod domain;
