@@ -6,6 +6,7 @@
 mod analyst;
 mod app;
 mod campaigns;
+mod curator;
 mod ops;
 mod partner;
 
@@ -50,6 +51,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(ops::routes())
         .merge(app::routes())
         .merge(partner::routes())
+        .merge(curator::routes())
         .merge(campaigns::routes())
         .merge(analyst::routes())
         .fallback(|| async { Problem::not_found("no such route") })

@@ -1,0 +1,119 @@
+//! Curators (role `curator`, or `admin`): editorial boosts and their preview.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use engine::auth::Principal;
+use engine::boost::{Boost, BoostDraft, BoostTarget};
+use engine::curation::{PreviewRequest, DEFAULT_PREVIEW_SAMPLE};
+use engine::ids::{BoostId, UserId};
+use engine::store::BoostFilter;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Answer, AppState};
+use crate::auth::{forbidden, Caller};
+use crate::extract::{Json, Path};
+
+/// The curator routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/curator/boosts", get(list).post(create))
+        .route("/v1/curator/boosts/preview", post(preview))
+        .route("/v1/curator/boosts/{id}/expire", post(expire))
+}
+
+fn curator(caller: &Caller) -> Answer<()> {
+    match caller.0 {
+        Principal::Curator | Principal::Admin => Ok(()),
+        _ => Err(forbidden()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DraftBody {
+    target: BoostTarget,
+    weight: f64,
+    /// Unix seconds.
+    starts_at: i64,
+    ends_at: i64,
+    #[serde(default)]
+    note: String,
+}
+
+impl From<DraftBody> for BoostDraft {
+    fn from(b: DraftBody) -> BoostDraft {
+        BoostDraft {
+            target: b.target,
+            weight: b.weight,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            note: b.note,
+        }
+    }
+}
+
+fn view(b: &Boost) -> Value {
+    json!({
+        "id": b.id, "target": b.draft.target, "weight": b.draft.weight,
+        "starts_at": b.draft.starts_at, "ends_at": b.draft.ends_at, "note": b.draft.note,
+        "status": b.status(engine::now()), "created_at": b.created_at, "expired_at": b.expired_at,
+    })
+}
+
+async fn list(State(app): State<AppState>, caller: Caller) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let boosts = app.store().boosts(BoostFilter::All, 200, 0).await?;
+    Ok(axum::Json(
+        json!({"items": boosts.iter().map(view).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<DraftBody>,
+) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let boost = app.create_boost(&body.into()).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&boost))))
+}
+
+async fn expire(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    Ok(axum::Json(view(&app.expire_boost(BoostId(id)).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    draft: DraftBody,
+    replaces: Option<i64>,
+    #[serde(default)]
+    users: Vec<i64>,
+    sample: Option<usize>,
+}
+
+async fn preview(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<PreviewBody>,
+) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let preview = app
+        .preview_boost(&PreviewRequest {
+            draft: body.draft.into(),
+            replaces: body.replaces.map(BoostId),
+            users: body.users.into_iter().map(UserId).collect(),
+            sample: body.sample.unwrap_or(DEFAULT_PREVIEW_SAMPLE),
+        })
+        .await?;
+    Ok(axum::Json(preview))
+}
