@@ -1,32 +1,16 @@
 //! Analytics over a small hand-made world whose every number is computed by hand below.
 
 use chrono::{Datelike, Months, NaiveDate, TimeZone, Utc};
-use engine::booking::{BookingRequest, Canceller};
+use engine::booking::Canceller;
 use engine::domain::{Coordinates, Interaction, InteractionKind};
-use engine::ids::{OfferId, OffererId, StockId, UserId};
+use engine::ids::{OfferId, OffererId, UserId};
 use engine::money::Cents;
 use engine::seed::Batch;
-use engine::store::Store;
-use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
+use engine::testing::{book_one, Fixture, OfferSpec, TestStore, UserSpec};
 use indicatif::ProgressBar;
 use polars::prelude::*;
 
 const DAY: i64 = 86_400;
-
-async fn book(store: &Store, user: UserId, stock: StockId, at: i64) -> engine::domain::Booking {
-    store
-        .book(
-            &BookingRequest {
-                user_id: user,
-                stock_id: stock,
-                quantity: 1,
-                now: at,
-            },
-            None,
-        )
-        .await
-        .unwrap()
-}
 
 /// Midnight UTC on the first day of the month `back` months before the current one.
 fn month_start(back: u32) -> i64 {
@@ -119,23 +103,23 @@ async fn tables_match_a_hand_computation() {
             .unwrap();
 
         // u1: a concert two months ago (validated at the door), then two books and a film.
-        let shown = book(store, u1, a, two_ago).await;
+        let shown = book_one(store, u1, a, two_ago).await;
         store
             .use_booking(&shown.token, OffererId(1), concert_at + 600)
             .await
             .unwrap();
-        book(store, u1, b, one_ago).await;
-        book(store, u1, e, one_ago + DAY).await;
-        book(store, u1, c, one_ago).await;
+        book_one(store, u1, b, one_ago).await;
+        book_one(store, u1, e, one_ago + DAY).await;
+        book_one(store, u1, c, one_ago).await;
         // u2: a book; a film booked then cancelled (left out everywhere).
-        book(store, u2, b, one_ago).await;
-        let cancelled = book(store, u2, c, one_ago).await;
+        book_one(store, u2, b, one_ago).await;
+        let cancelled = book_one(store, u2, c, one_ago).await;
         store
             .cancel(cancelled.id, Canceller::User(u2), one_ago + 3_600)
             .await
             .unwrap();
         // u3, in Lyon: the Paris concert, never validated: a no-show ≈ 390 km away.
-        book(store, u3, a, two_ago).await;
+        book_one(store, u3, a, two_ago).await;
 
         let dir = tempfile::tempdir().unwrap();
         let now = engine::now();

@@ -315,3 +315,20 @@ impl Fixture {
         store.reset_sequences().await.expect("reset sequences");
     }
 }
+
+/// Books one place of `stock` for `user` at `at`, without an idempotency key; panics on
+/// refusal, since tests that call it mean the booking to go through.
+pub async fn book_one(
+    store: &Store,
+    user: UserId,
+    stock: StockId,
+    at: Timestamp,
+) -> crate::domain::Booking {
+    let req = crate::booking::BookingRequest {
+        user_id: user,
+        stock_id: stock,
+        quantity: 1,
+        now: at,
+    };
+    store.book(&req, None).await.unwrap()
+}

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use engine::booking::BookingRequest;
 use engine::campaign::{
     self, CampaignConfig, CampaignRefusal, CampaignStatus, PushMessage, PushSink, SinkError,
 };
@@ -14,7 +13,7 @@ use engine::domain::Coordinates;
 use engine::ids::{OfferId, StockId, UserId};
 use engine::money::Cents;
 use engine::store::Store;
-use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
+use engine::testing::{book_one, Fixture, OfferSpec, TestStore, UserSpec};
 use engine::{now, EngineError};
 use indicatif::ProgressBar;
 
@@ -86,21 +85,6 @@ fn concert(places: i64, starts_in_days: i64) -> OfferSpec {
     }
 }
 
-async fn book_at(store: &Store, user: UserId, stock: StockId, at: i64) {
-    store
-        .book(
-            &BookingRequest {
-                user_id: user,
-                stock_id: stock,
-                quantity: 1,
-                now: at,
-            },
-            None,
-        )
-        .await
-        .unwrap();
-}
-
 /// The world of the targeting test: who must be in the audience, and who must not.
 struct World {
     offer: OfferId,
@@ -156,13 +140,13 @@ async fn world(store: &Store) -> World {
     });
     f.write(store).await;
     for &u in &habitual {
-        book_at(store, u, past_stock, now() - 20 * DAY).await;
+        book_one(store, u, past_stock, now() - 20 * DAY).await;
     }
     // Newcomers read books: history, but not in the offer's category.
     for &u in &newcomers {
-        book_at(store, u, book_stock, now() - 5 * DAY).await;
+        book_one(store, u, book_stock, now() - 5 * DAY).await;
     }
-    book_at(store, booked, offer_stock, now()).await;
+    book_one(store, booked, offer_stock, now()).await;
     World {
         offer,
         offer_stock,
@@ -398,7 +382,7 @@ async fn a_failing_sink_loses_nothing_and_reruns_send_nothing_twice() {
 
         // A booking by a notified user within 7 days is attributed to the campaign.
         let notified = *per_user.keys().next().unwrap();
-        book_at(store, notified, w.offer_stock, now() + 60).await;
+        book_one(store, notified, w.offer_stock, now() + 60).await;
         let counts = campaign::views(store, None, &c).await.unwrap()[0].counts;
         assert_eq!(counts.bookings_attributed, 1);
     }
@@ -421,7 +405,7 @@ async fn a_campaign_stops_when_its_offer_sells_out_before_sending() {
             .unwrap()
             .id;
         for &u in &buyers {
-            book_at(store, u, stock, at).await;
+            book_one(store, u, stock, at).await;
         }
         let sink = FlakySink::default();
         let runs = campaign::run(store, &sink, &c, None, false, at, &ProgressBar::hidden())

@@ -2,11 +2,10 @@
 
 use chrono::NaiveDate;
 use engine::booking::{BookingRequest, Canceller, Refusal};
-use engine::domain::Booking;
-use engine::ids::{StockId, UserId};
+use engine::ids::StockId;
 use engine::money::Cents;
 use engine::store::{IdempotencyKey, Store};
-use engine::testing::{Fixture, OfferSpec, TestStore};
+use engine::testing::{book_one, Fixture, OfferSpec, TestStore};
 use engine::{now, EngineError};
 use indicatif::ProgressBar;
 
@@ -18,16 +17,6 @@ fn refusal<T: std::fmt::Debug>(r: Result<T, EngineError>) -> Refusal {
         Err(EngineError::Refused(r)) => r,
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-async fn book(store: &Store, user: UserId, stock: StockId, at: i64) -> Booking {
-    let req = BookingRequest {
-        user_id: user,
-        stock_id: stock,
-        quantity: 1,
-        now: at,
-    };
-    store.book(&req, None).await.unwrap()
 }
 
 async fn reconciles(store: &Store) {
@@ -63,7 +52,7 @@ async fn user_cancellation_closes_at_the_minute_and_refunds_once() {
         f.write(store).await;
         let mut bookings = Vec::new();
         for &s in &stocks {
-            bookings.push(book(store, user, s, booked_at).await);
+            bookings.push(book_one(store, user, s, booked_at).await);
         }
         let me = Canceller::User(user);
         // 48 h after booking, the event a month away.
@@ -153,7 +142,7 @@ async fn grants_follow_the_policy_carry_over_and_never_repeat() {
             0,
             "idempotent"
         );
-        book(store, user, book_stock, at("2023-07-01")).await;
+        book_one(store, user, book_stock, at("2023-07-01")).await;
         reconciles(store).await;
 
         let second = store.grant_due(day("2024-06-10"), &bar).await.unwrap();
@@ -216,9 +205,9 @@ async fn uncollected_goods_expire_and_past_events_are_used() {
         let user = f.user(Some(Cents(10_000)), None);
         f.write(store).await;
         let eleven_days_ago = now() - 11 * DAY;
-        let b_paper = book(store, user, paper, eleven_days_ago).await;
-        let b_cd = book(store, user, cd, eleven_days_ago).await;
-        let b_show = book(store, user, show, now() - DAY).await;
+        let b_paper = book_one(store, user, paper, eleven_days_ago).await;
+        let b_cd = book_one(store, user, cd, eleven_days_ago).await;
+        let b_show = book_one(store, user, show, now() - DAY).await;
 
         let today = store.expire_bookings(now(), 10, 30).await.unwrap();
         assert_eq!(
