@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::Datelike;
 use indexer::Query;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::boost::{Boost, BoostDraft, BoostSet, BoostTarget, BOOST_CACHE_TTL, MAX_PHRASE_OFFERS};
 use crate::domain::User;
@@ -50,6 +50,55 @@ pub struct PreviewRequest {
     pub users: Vec<UserId>,
     /// Personas to pick when `users` is empty.
     pub sample: usize,
+    /// Which personas to pick when `users` is empty.
+    pub personas: PersonaFilter,
+}
+
+/// Narrows the personas a preview picks: a department, an age range, a taste.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonaFilter {
+    /// INSEE department code of their home; by default that of the boosted offer or venue.
+    pub department: Option<String>,
+    /// Age today, inclusive bounds.
+    pub min_age: Option<i32>,
+    pub max_age: Option<i32>,
+    /// A category (`CINEMA`…) they booked at least once.
+    pub taste: Option<String>,
+}
+
+/// One item of a preview page, enough to show the page side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PreviewItem {
+    pub offer_id: OfferId,
+    pub title: String,
+    pub category: String,
+    pub category_label: String,
+    pub venue_id: Option<VenueId>,
+    pub venue_name: Option<String>,
+    /// Whether the draft reaches this offer.
+    pub boosted: bool,
+}
+
+/// How a page stands against the diversity guarantees (see `ranking::PageRules`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PageCheck {
+    /// Distinct categories on the page (at least 4 wanted).
+    pub categories: usize,
+    /// Items of categories the user never booked (at least 2 wanted).
+    pub new_to_user: usize,
+    /// The most items of one venue (at most 2 wanted).
+    pub max_per_venue: usize,
+    /// Whether the page keeps all three.
+    pub keeps_guarantees: bool,
+}
+
+/// Offers lifted by the boosts in force, per department of their venue.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DepartmentCount {
+    /// INSEE department code; empty for digital offers, which have no venue.
+    pub department: String,
+    pub offers: i64,
 }
 
 /// One offer whose place in a persona's first page changed.
@@ -82,6 +131,12 @@ pub struct PersonaPreview {
     /// items, items per venue), before and after: a boost that breaks them deserves a warning.
     pub guarantees_before: bool,
     pub guarantees_after: bool,
+    /// The guarantees in detail, before and after.
+    pub checks_before: PageCheck,
+    pub checks_after: PageCheck,
+    /// The first page before and after, side by side.
+    pub page_before: Vec<PreviewItem>,
+    pub page_after: Vec<PreviewItem>,
 }
 
 /// How often a category or venue appears over every sample page, before and after.
@@ -250,6 +305,7 @@ impl Engine {
                 .chain([&req.draft]),
         )?;
         let reach = self.resolve_boosts([&req.draft])?;
+        let today = chrono::Utc::now().date_naive();
         let reached_offers = match &req.draft.target {
             BoostTarget::Offer(_) => 1,
             BoostTarget::Phrase(p) => self.phrase_offers(p)?.len(),
@@ -257,9 +313,17 @@ impl Engine {
             BoostTarget::Subcategory(s) => self.store.subcategory_offer_count(s).await? as usize,
         };
         let personas = if req.users.is_empty() {
-            let department = self.target_department(&req.draft.target).await?;
+            let mut filter = req.personas.clone();
+            self.check_persona_filter(&filter)?;
+            if filter.department.is_none() {
+                filter.department = self.target_department(&req.draft.target).await?;
+            }
+            let taste = filter
+                .taste
+                .as_deref()
+                .map(|c| self.category_subcategories(c));
             self.store
-                .sample_personas(department.as_deref(), req.sample)
+                .sample_personas(&filter, taste.as_deref(), today, req.sample)
                 .await?
         } else {
             let mut users = Vec::new();
@@ -271,7 +335,6 @@ impl Engine {
             }
             users
         };
-        let today = chrono::Utc::now().date_naive();
         let reached = |c: &OfferCard| {
             reach.weight(
                 c.offer_id.0 as u64,
@@ -291,6 +354,21 @@ impl Engine {
             };
             let (before, taste) = self.feed_with(&req, &active.set).await?;
             let (after_page, _) = self.feed_with(&req, &after).await?;
+            let checks_before = page_check(&before.items, &taste.profile);
+            let checks_after = page_check(&after_page.items, &taste.profile);
+            let items = |page: &[OfferCard]| -> Vec<PreviewItem> {
+                page.iter()
+                    .map(|c| PreviewItem {
+                        offer_id: c.offer_id,
+                        title: c.title.clone(),
+                        category: c.category.clone(),
+                        category_label: self.taxonomy.category_label(&c.category).to_owned(),
+                        venue_id: c.venue.as_ref().map(|v| v.id),
+                        venue_name: c.venue.as_ref().map(|v| v.name.clone()),
+                        boosted: reached(c),
+                    })
+                    .collect()
+            };
             out.push(PersonaPreview {
                 user_id: user.id,
                 age: age_on(user, today),
@@ -304,8 +382,12 @@ impl Engine {
                 moves: moves(&before.items, &after_page.items, &reached),
                 boosted_before: before.items.iter().filter(|c| reached(c)).count(),
                 boosted_after: after_page.items.iter().filter(|c| reached(c)).count(),
-                guarantees_before: keeps_guarantees(&before.items, &taste.profile),
-                guarantees_after: keeps_guarantees(&after_page.items, &taste.profile),
+                guarantees_before: checks_before.keeps_guarantees,
+                guarantees_after: checks_after.keeps_guarantees,
+                checks_before,
+                checks_after,
+                page_before: items(&before.items),
+                page_after: items(&after_page.items),
             });
             pages_before.push(before.items);
             pages_after.push(after_page.items);
@@ -342,6 +424,72 @@ impl Engine {
             diversity_before: diversity(&pages_before),
             diversity_after: diversity(&pages_after),
         })
+    }
+
+    /// Refuses an age range or taste that cannot select anyone for a good reason.
+    fn check_persona_filter(&self, f: &PersonaFilter) -> Result<(), EngineError> {
+        let bad = |m: String| Err(EngineError::BadInput(m));
+        for age in [f.min_age, f.max_age].into_iter().flatten() {
+            if !(0..=120).contains(&age) {
+                return bad(format!("an age is within [0, 120], not {age}"));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (f.min_age, f.max_age) {
+            if lo > hi {
+                return bad("min_age must not exceed max_age".into());
+            }
+        }
+        if let Some(d) = &f.department {
+            if d.is_empty() || d.len() > 3 || !d.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return bad(format!("{d:?} is not a department code"));
+            }
+        }
+        if let Some(c) = &f.taste {
+            if !self.taxonomy.categories().iter().any(|k| &k.id == c) {
+                return bad(format!("unknown category {c:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The subcategory ids of a category of the taxonomy.
+    fn category_subcategories(&self, category: &str) -> Vec<String> {
+        self.taxonomy
+            .subcategories()
+            .iter()
+            .filter(|s| s.category == category)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Offers lifted (weight above 0) by the boosts in force, counted per department of
+    /// their venue, most first: where editorial pushes land on the map.
+    pub async fn boosted_departments(&self) -> Result<Vec<DepartmentCount>, EngineError> {
+        let active = self.active_boosts().await?;
+        let (mut offers, mut venues, mut subcategories) = (Vec::new(), Vec::new(), Vec::new());
+        for b in active.boosts.iter().filter(|b| b.draft.weight > 0.0) {
+            match &b.draft.target {
+                BoostTarget::Offer(id) => offers.push(id.0),
+                BoostTarget::Venue(id) => venues.push(id.0),
+                BoostTarget::Subcategory(s) => subcategories.push(s.clone()),
+                BoostTarget::Phrase(p) => {
+                    offers.extend(self.phrase_offers(p)?.into_iter().map(|id| id as i64))
+                }
+            }
+        }
+        let mut counts = self
+            .store
+            .offers_per_department(&offers, &venues, &subcategories)
+            .await?
+            .into_iter()
+            .map(|(department, offers)| DepartmentCount { department, offers })
+            .collect::<Vec<_>>();
+        counts.sort_by(|a, b| {
+            b.offers
+                .cmp(&a.offers)
+                .then_with(|| a.department.cmp(&b.department))
+        });
+        Ok(counts)
     }
 
     /// The department of the offer or venue a boost targets, to preview it on users nearby.
@@ -394,8 +542,8 @@ fn moves(
     out
 }
 
-/// Whether a page keeps the rules the ranking fills pages under (see `ranking::PageRules`).
-fn keeps_guarantees(page: &[OfferCard], profile: &ranking::Profile) -> bool {
+/// How a page stands against the rules the ranking fills pages under (see `ranking::PageRules`).
+fn page_check(page: &[OfferCard], profile: &ranking::Profile) -> PageCheck {
     let rules = ranking::PageRules::default();
     let categories = page
         .iter()
@@ -410,9 +558,15 @@ fn keeps_guarantees(page: &[OfferCard], profile: &ranking::Profile) -> bool {
     for v in page.iter().filter_map(|c| c.venue.as_ref()) {
         *per_venue.entry(v.id.0).or_default() += 1;
     }
-    categories >= rules.min_categories.min(page.len())
-        && new_items >= rules.min_new_category_items.min(page.len())
-        && per_venue.values().all(|&n| n <= rules.max_per_venue)
+    let max_per_venue = per_venue.values().copied().max().unwrap_or(0);
+    PageCheck {
+        categories,
+        new_to_user: new_items,
+        max_per_venue,
+        keeps_guarantees: categories >= rules.min_categories.min(page.len())
+            && new_items >= rules.min_new_category_items.min(page.len())
+            && max_per_venue <= rules.max_per_venue,
+    }
 }
 
 /// Items per key over every page, before and after, for the keys seen in either.

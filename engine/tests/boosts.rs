@@ -51,6 +51,7 @@ async fn a_boost_lifts_its_offer_previews_first_and_expires() {
                 replaces: None,
                 users: vec![user],
                 sample: 12,
+                personas: Default::default(),
             })
             .await
             .unwrap();

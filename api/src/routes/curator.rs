@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use engine::auth::Principal;
 use engine::boost::{Boost, BoostDraft, BoostTarget};
-use engine::curation::{PreviewRequest, DEFAULT_PREVIEW_SAMPLE};
+use engine::curation::{PersonaFilter, PreviewRequest, DEFAULT_PREVIEW_SAMPLE};
 use engine::ids::{BoostId, UserId};
 use engine::store::BoostFilter;
 use serde::Deserialize;
@@ -16,12 +16,16 @@ use serde_json::{json, Value};
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Json, Path};
+use crate::problem::Problem;
 
 /// The curator routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/curator/boosts", get(list).post(create))
         .route("/v1/curator/boosts/preview", post(preview))
+        .route("/v1/curator/boosts/departments", get(departments))
+        .route("/v1/curator/taxonomy", get(taxonomy))
+        .route("/v1/curator/boosts/{id}", get(one).put(edit))
         .route("/v1/curator/boosts/{id}/expire", post(expire))
 }
 
@@ -82,6 +86,62 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(view(&boost))))
 }
 
+async fn one(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let boost = app
+        .store()
+        .boost(BoostId(id))
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("boost {id} not found")))?;
+    Ok(axum::Json(view(&boost)))
+}
+
+/// Replaces target, weight, window and note of a boost that was not expired.
+async fn edit(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(body): Json<DraftBody>,
+) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    Ok(axum::Json(view(
+        &app.update_boost(BoostId(id), &body.into()).await?,
+    )))
+}
+
+/// Offers lifted by the boosts in force, per department: the console's map.
+async fn departments(State(app): State<AppState>, caller: Caller) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let items = app.boosted_departments().await?;
+    let total: i64 = items.iter().map(|d| d.offers).sum();
+    Ok(axum::Json(json!({"items": items, "total": total})))
+}
+
+/// Categories and their public subcategories, in French: what a boost or a persona's
+/// taste may name.
+async fn taxonomy(caller: Caller) -> Answer<impl IntoResponse> {
+    curator(&caller)?;
+    let t = engine::taxonomy::Taxonomy::shipped();
+    let categories = t
+        .categories()
+        .iter()
+        .map(|c| {
+            let subs = t
+                .public_subcategories()
+                .filter(|s| s.category == c.id)
+                .map(|s| json!({"id": s.id, "label": s.label}))
+                .collect::<Vec<_>>();
+            json!({"id": c.id, "label": c.label, "subcategories": subs})
+        })
+        .filter(|c| c["subcategories"].as_array().is_some_and(|s| !s.is_empty()))
+        .collect::<Vec<_>>();
+    Ok(axum::Json(json!({"categories": categories})))
+}
+
 async fn expire(
     State(app): State<AppState>,
     caller: Caller,
@@ -99,6 +159,8 @@ struct PreviewBody {
     #[serde(default)]
     users: Vec<i64>,
     sample: Option<usize>,
+    #[serde(default)]
+    personas: PersonaFilter,
 }
 
 async fn preview(
@@ -113,6 +175,7 @@ async fn preview(
             replaces: body.replaces.map(BoostId),
             users: body.users.into_iter().map(UserId).collect(),
             sample: body.sample.unwrap_or(DEFAULT_PREVIEW_SAMPLE),
+            personas: body.personas,
         })
         .await?;
     Ok(axum::Json(preview))

@@ -6,6 +6,7 @@
 mod analyst;
 mod app;
 mod campaigns;
+mod console;
 mod curator;
 mod ops;
 mod partner;
@@ -54,6 +55,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(curator::routes())
         .merge(campaigns::routes())
         .merge(analyst::routes())
+        .merge(console::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -126,7 +126,7 @@ impl Store {
     }
 
     /// Replaces a boost's target, weight, window and note. An expired boost stays expired:
-    /// editing it is refused with `NotFound`-free `BadInput`.
+    /// editing it is refused with the conflict `boost_expired`.
     pub async fn update_boost(
         &self,
         id: BoostId,
@@ -158,10 +158,10 @@ impl Store {
             id: id.0,
         })?;
         if updated == 0 {
-            return Err(EngineError::BadInput(format!(
-                "boost {} was expired and can no longer be edited",
-                id.0
-            )));
+            return Err(EngineError::Conflict(
+                "boost_expired",
+                format!("boost {} was expired and can no longer be edited", id.0),
+            ));
         }
         Ok(boost)
     }
@@ -182,5 +182,49 @@ impl Store {
             what: "boost",
             id: id.0,
         })
+    }
+
+    /// Active offers among `offers`, of `venues` or of `subcategories`, counted once each
+    /// per department of their venue (`""` for digital offers).
+    pub async fn offers_per_department(
+        &self,
+        offers: &[i64],
+        venues: &[i64],
+        subcategories: &[String],
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        if offers.is_empty() && venues.is_empty() && subcategories.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are integers, written into the SQL as such; subcategories are bound.
+        let ids = |v: &[i64]| {
+            if v.is_empty() {
+                "NULL".to_owned()
+            } else {
+                v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            }
+        };
+        let marks = if subcategories.is_empty() {
+            "NULL".to_owned()
+        } else {
+            (1..=subcategories.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "SELECT COALESCE(v.department, '') AS department, COUNT(*) AS offers \
+             FROM offers o LEFT JOIN venues v ON v.id = o.venue_id \
+             WHERE o.is_active AND (o.id IN ({}) OR o.venue_id IN ({}) OR o.subcategory IN ({marks})) \
+             GROUP BY COALESCE(v.department, '')",
+            ids(offers),
+            ids(venues),
+        );
+        Ok(on_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+            for s in subcategories {
+                q = q.bind(s);
+            }
+            q.fetch_all(p).await
+        })?)
     }
 }

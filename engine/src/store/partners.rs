@@ -2,6 +2,9 @@
 //! counts, always scoped to their offerer. A row of another offerer reads as absent.
 
 use super::{in_tx, on_pool, Store};
+use chrono::{Months, NaiveDate};
+
+use crate::curation::PersonaFilter;
 use crate::domain::{Coordinates, Timestamp, User, Venue};
 use crate::error::EngineError;
 use crate::ids::{BookingId, OfferId, OffererId, StockId, UserId, VenueId};
@@ -147,20 +150,63 @@ impl Store {
         })?)
     }
 
-    /// Up to `n` users of `department` (or anywhere), spread over ages and over the id
-    /// range so that a sample is not the first users created: personas for previews.
+    /// Up to `n` users matching `filter` (department, age today, a booked category given
+    /// as its `taste` subcategories), spread over ages and over the id range so that a
+    /// sample is not the first users created: personas for previews.
     pub async fn sample_personas(
         &self,
-        department: Option<&str>,
+        filter: &PersonaFilter,
+        taste: Option<&[String]>,
+        today: NaiveDate,
         n: usize,
     ) -> Result<Vec<User>, EngineError> {
-        let ids: Vec<(i64, String)> = on_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT id, birth_date FROM users WHERE ($1 = '' OR department = $1) ORDER BY id LIMIT 5000",
+        // Age bounds as birth-date bounds: ISO dates compare as text in both dialects.
+        let years_before = |years: i32| {
+            today
+                .checked_sub_months(Months::new(12 * years.max(0) as u32))
+                .unwrap_or(NaiveDate::MIN)
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        let born_by = filter
+            .min_age
+            .map(years_before)
+            .unwrap_or("9999-12-31".into());
+        let born_after = filter
+            .max_age
+            .map(|a| years_before(a + 1))
+            .unwrap_or("0000-01-01".into());
+        let taste = taste.unwrap_or_default();
+        let taste_cond = if filter.taste.is_some() {
+            // An unknown category has no subcategory: no one matches rather than everyone.
+            let marks = (0..taste.len())
+                .map(|i| format!("${}", i + 4))
+                .collect::<Vec<_>>();
+            format!(
+                "AND EXISTS (SELECT 1 FROM bookings b JOIN offers o ON o.id = b.offer_id \
+                 WHERE b.user_id = users.id AND b.status <> 'cancelled' AND o.subcategory IN ({}))",
+                if marks.is_empty() {
+                    "NULL".into()
+                } else {
+                    marks.join(", ")
+                }
             )
-            .bind(department.unwrap_or(""))
-            .fetch_all(p)
-            .await
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT id, birth_date FROM users WHERE ($1 = '' OR department = $1) \
+             AND birth_date <= $2 AND birth_date > $3 {taste_cond} ORDER BY id LIMIT 5000"
+        );
+        let ids: Vec<(i64, String)> = on_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql)
+                .bind(filter.department.as_deref().unwrap_or(""))
+                .bind(&born_by)
+                .bind(&born_after);
+            for s in taste {
+                q = q.bind(s);
+            }
+            q.fetch_all(p).await
         })?;
         // Bucket by birth year, then take from each bucket in turn at even strides.
         let mut buckets: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
