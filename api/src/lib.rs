@@ -5,6 +5,7 @@
 
 mod auth;
 mod extract;
+mod paging;
 pub mod problem;
 pub mod routes;
 

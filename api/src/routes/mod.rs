@@ -5,11 +5,15 @@
 
 mod analyst;
 mod app;
+mod bookings;
 mod campaigns;
 mod console;
 mod curator;
+mod favorites;
 mod ops;
 mod partner;
+mod partner_bookings;
+mod partner_offers;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -51,7 +55,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(app::routes())
+        .merge(bookings::routes())
+        .merge(favorites::routes())
         .merge(partner::routes())
+        .merge(partner_offers::routes())
+        .merge(partner_bookings::routes())
         .merge(curator::routes())
         .merge(campaigns::routes())
         .merge(analyst::routes())

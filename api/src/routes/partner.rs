@@ -6,7 +6,7 @@ use axum::routing::post;
 use axum::Router;
 use engine::auth::Principal;
 use engine::booking::Canceller;
-use engine::ids::BookingId;
+use engine::ids::{BookingId, OffererId};
 use serde_json::json;
 
 use super::{Answer, AppState};
@@ -18,6 +18,14 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/partner/bookings/{token}/use", post(use_booking))
         .route("/v1/partner/bookings/{id}/cancel", post(partner_cancel))
+}
+
+/// The offerer behind a partner token; every other role is refused on partner routes.
+pub fn offerer_of(caller: Principal) -> Answer<OffererId> {
+    match caller {
+        Principal::Partner(offerer) => Ok(offerer),
+        _ => Err(forbidden()),
+    }
 }
 
 async fn partner_cancel(
