@@ -10,7 +10,6 @@
 //! the offline evaluation uses, so a Gini here and a Gini there mean the same thing.
 
 mod compute;
-pub mod download;
 mod export;
 mod load;
 mod read;

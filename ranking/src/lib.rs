@@ -32,7 +32,6 @@ mod candidate;
 mod diversify;
 pub mod embedding;
 mod explain;
-mod intern;
 pub mod metrics;
 mod profile;
 mod score;
@@ -56,13 +55,10 @@ pub fn rank(
     ctx: &RankContext,
     n: usize,
 ) -> Vec<Ranked> {
-    // Codes are interned once, for scoring and for the page rules.
-    let codes = intern::Codes::new(candidates);
-    let parts = score::score_parts_with(candidates, &codes, profile, config, ctx);
+    let parts = score_parts(candidates, profile, config, ctx);
     let mut scores: Vec<f64> = parts.iter().map(ScoreParts::total).collect();
     explore(&mut scores, candidates, config, ctx);
-    let features = similarity::Features::new(candidates, codes, &config.similarity);
-    diversify::diversify_with(&features, &scores, profile, config, n)
+    diversify(candidates, &scores, profile, config, n)
         .into_iter()
         .map(|i| Ranked {
             index: i,
