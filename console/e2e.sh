@@ -2,6 +2,7 @@
 # End-to-end test of the curator console (/console) in headless Chromium: seeds a ci world
 # into a temporary SQLite file, creates a curator and a user token, serves it on a free
 # port of 127.0.0.1, and runs e2e/console.spec.mjs (Playwright, pinned in package-lock.json).
+# MOSAIC_BIN=path skips the build and uses that binary.
 # The screenshot is left in target/console-e2e.png. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,14 @@ export CHROMIUM="$chromium_bin"
 echo "== npm ci (playwright-core)"
 (cd console && npm ci --no-audit --no-fund --silent)
 
-echo "== building mosaic"
-cargo build --quiet --bin mosaic
-mosaic="$root/target/debug/mosaic"
+mosaic="${MOSAIC_BIN:-}"
+if [ -z "$mosaic" ]; then
+    echo "== building mosaic"
+    # All targets of the workspace: the features `cargo test --workspace` built with, so
+    # after the tests (as in .ci/run) nothing is compiled again.
+    cargo build --quiet --workspace --all-targets
+    mosaic="$root/target/debug/mosaic"
+fi
 
 work="$(mktemp -d)"
 server=""

@@ -57,7 +57,11 @@ pub fn export(
 
 /// Adds `table` as a worksheet called `name`: a header row, then numbers as numbers and
 /// text as text; nulls stay empty cells.
-fn sheet(workbook: &mut Workbook, name: &str, table: &DataFrame) -> Result<(), AnalyticsError> {
+pub(crate) fn sheet(
+    workbook: &mut Workbook,
+    name: &str,
+    table: &DataFrame,
+) -> Result<(), AnalyticsError> {
     let ws = workbook.add_worksheet();
     ws.set_name(name)?;
     for (c, column) in table.get_columns().iter().enumerate() {

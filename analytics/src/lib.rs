@@ -10,6 +10,7 @@
 //! the offline evaluation uses, so a Gini here and a Gini there mean the same thing.
 
 mod compute;
+pub mod download;
 mod export;
 mod load;
 mod read;

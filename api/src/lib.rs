@@ -5,9 +5,7 @@
 
 mod auth;
 mod extract;
-pub mod layers;
-pub mod metrics;
-pub mod openapi;
+mod paging;
 pub mod problem;
 pub mod routes;
 
@@ -17,7 +15,7 @@ use std::sync::Arc;
 use engine::Engine;
 use tokio::net::TcpListener;
 
-pub use routes::{router, router_with_timeout, AppState};
+pub use routes::{router, AppState};
 
 /// Serves `engine` on `listener` until `shutdown` resolves, then drains requests in flight.
 pub async fn serve(

@@ -15,29 +15,15 @@ pub struct Problem {
     pub detail: String,
 }
 
-/// The body of every error answer (RFC 9457), as `application/problem+json`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ProblemBody {
-    /// `https://mosaic.example/problems/{code}`.
+#[derive(Serialize)]
+struct Body<'a> {
     #[serde(rename = "type")]
-    pub kind: String,
-    /// The HTTP status's reason phrase.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// Stable machine-readable code, e.g. `bad_request`, `forbidden`, `sold_out`.
-    pub code: String,
-    /// What went wrong, for a human.
-    pub detail: String,
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
 }
-
-/// Any error answer, for the OpenAPI document: every route may answer one.
-#[derive(utoipa::ToResponse)]
-#[response(
-    description = "An error, as application/problem+json (RFC 9457)",
-    content_type = "application/problem+json"
-)]
-pub struct ProblemResponse(#[allow(dead_code)] ProblemBody);
 
 impl Problem {
     /// A problem with this status, code and detail.
@@ -62,12 +48,12 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = ProblemBody {
+        let body = Body {
             kind: format!("https://mosaic.example/problems/{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
-            code: self.code.to_owned(),
-            detail: self.detail,
+            code: self.code,
+            detail: &self.detail,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (

@@ -1,15 +1,33 @@
 //! The service over real HTTP on 127.0.0.1, on a real store and a real index.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::Server;
 use engine::money::Cents;
+use engine::seed::{Profile, SeedConfig};
 use engine::testing::{Fixture, OfferSpec, TestStore};
+use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-mod support;
-
-use support::{seeded_sqlite, Server};
+async fn seeded_sqlite() -> TestStore {
+    let t = TestStore::sqlite().await;
+    let today = chrono::Utc::now().date_naive();
+    engine::seed_store(
+        &t.store,
+        SeedConfig {
+            profile: Profile::Ci,
+            seed: 3,
+            today,
+        },
+        &ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    t
+}
 
 #[tokio::test]
 async fn the_app_endpoints_answer_their_contract() {

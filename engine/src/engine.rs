@@ -334,16 +334,7 @@ impl Engine {
             )
             .await?;
         self.mark_dirty(booking.offer_id);
-        Ok(BookingView {
-            id: booking.id,
-            qr_payload: format!("MOSAIC:v1:{}", booking.token),
-            token: booking.token,
-            status: booking.status.as_str(),
-            amount_cents: booking.amount.0,
-            offer_id: booking.offer_id,
-            stock_id: booking.stock_id,
-            quantity: booking.quantity,
-        })
+        Ok(BookingView::from(&booking))
     }
 }
 

@@ -123,6 +123,29 @@ pub struct BookingView {
     pub offer_id: OfferId,
     pub stock_id: StockId,
     pub quantity: i64,
+    /// RFC 3339.
+    pub created_at: String,
+    pub cancelled_at: Option<String>,
+    /// When it was validated at the door.
+    pub used_at: Option<String>,
+}
+
+impl From<&crate::domain::Booking> for BookingView {
+    fn from(b: &crate::domain::Booking) -> BookingView {
+        BookingView {
+            id: b.id,
+            token: b.token.clone(),
+            qr_payload: format!("MOSAIC:v1:{}", b.token),
+            status: b.status.as_str(),
+            amount_cents: b.amount.0,
+            offer_id: b.offer_id,
+            stock_id: b.stock_id,
+            quantity: b.quantity,
+            created_at: rfc3339(b.created_at),
+            cancelled_at: b.cancelled_at.map(rfc3339),
+            used_at: b.used_at.map(rfc3339),
+        }
+    }
 }
 
 /// Formats a unix timestamp as RFC 3339 UTC.

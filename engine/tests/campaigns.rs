@@ -419,3 +419,43 @@ async fn a_campaign_stops_when_its_offer_sells_out_before_sending() {
         let _ = waiting;
     }
 }
+
+#[tokio::test]
+async fn a_dry_run_keeps_the_frequency_cap_across_campaigns_as_a_real_run_does() {
+    for t in TestStore::each().await {
+        let store = &t.store;
+        let dir = tempfile::tempdir().unwrap();
+        let w = world(store).await;
+        // A second concert near the same users, from another venue.
+        let mut other = Fixture::new(10_000);
+        let (second, _) = other.offer(concert(80, 25));
+        other.write(store).await;
+        let at = now();
+        let c = config(dir.path());
+        campaign::request(store, None, w.offer, &c, at)
+            .await
+            .unwrap();
+        campaign::request(store, None, second, &c, at)
+            .await
+            .unwrap();
+        let sizes = |runs: &[campaign::CampaignRun]| -> Vec<usize> {
+            runs.iter()
+                .map(|r| r.audience.as_ref().map_or(0, |a| a.size))
+                .collect()
+        };
+        let hidden = ProgressBar::hidden();
+        let sink = FlakySink::default();
+        // Users can be pushed once in three days: the first campaign takes its ten
+        // eligible users, the second only the one who was left out of the first for
+        // holding a booking of it — in the dry run as in the real one.
+        let dry = campaign::run(store, &sink, &c, None, true, at, &hidden)
+            .await
+            .unwrap();
+        assert_eq!(sizes(&dry), vec![10, 1], "{:?}", store.dialect());
+        let real = campaign::run(store, &sink, &c, None, false, at, &hidden)
+            .await
+            .unwrap();
+        assert_eq!(sizes(&real), sizes(&dry));
+        assert_eq!(sink.per_user().len(), 11);
+    }
+}

@@ -1,8 +1,10 @@
 //! Filling pages: a greedy pick per slot, by relevance, MMR or DPP, among the
 //! candidates that keep the page's hard guarantees reachable.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
+use crate::intern::{Codes, NO_VENUE};
 use crate::similarity::Features;
 use crate::{Candidate, Profile, RankConfig};
 
@@ -106,22 +108,37 @@ pub fn diversify(
     config: &RankConfig,
     n: usize,
 ) -> Vec<usize> {
-    assert_eq!(candidates.len(), scores.len(), "one score per candidate");
-    let features = Features::new(candidates, &config.similarity);
+    let features = Features::new(candidates, Codes::new(candidates), &config.similarity);
+    diversify_with(&features, scores, profile, config, n)
+}
+
+/// [`diversify`] over features already built (by [`crate::rank`], which interned the
+/// codes for scoring).
+pub(crate) fn diversify_with(
+    features: &Features,
+    scores: &[f64],
+    profile: &Profile,
+    config: &RankConfig,
+    n: usize,
+) -> Vec<usize> {
+    let candidates = features.codes.category.len();
+    assert_eq!(candidates, scores.len(), "one score per candidate");
     // Per category id: never booked by the user.
-    let mut never_booked = vec![true; features.categories];
-    for (c, &cat) in candidates.iter().zip(&features.category) {
-        never_booked[cat as usize] = !profile.has_booked(&c.category);
-    }
-    let mut alive: Vec<usize> = (0..candidates.len()).collect();
-    let mut out = Vec::with_capacity(n.min(candidates.len()));
+    let never_booked: Vec<bool> = features
+        .codes
+        .category_names
+        .iter()
+        .map(|name| !profile.has_booked(name))
+        .collect();
+    let mut alive: Vec<usize> = (0..candidates).collect();
+    let mut out = Vec::with_capacity(n.min(candidates));
     let page_size = config.page.page_size.max(1);
     // Whole pages even when `n` ends inside one, so that the first items do not depend
     // on how many are asked (a feed's cursor relies on it).
     while out.len() < n && !alive.is_empty() {
         let page_len = page_size;
         let page = Page {
-            features: &features,
+            features,
             never_booked: &never_booked,
             rules: &config.page,
             scores,
@@ -154,7 +171,7 @@ enum Tier {
 }
 
 struct Page<'a> {
-    features: &'a Features,
+    features: &'a Features<'a>,
     never_booked: &'a [bool],
     rules: &'a PageRules,
     scores: &'a [f64],
@@ -164,7 +181,8 @@ struct Page<'a> {
 struct Counts {
     per_category: Vec<u32>,
     distinct: usize,
-    per_venue: HashMap<u64, usize>,
+    /// Per venue id.
+    per_venue: Vec<u32>,
     new_items: usize,
     digital: usize,
 }
@@ -176,11 +194,11 @@ impl Page<'_> {
         page_len: usize,
         diversifier: Diversifier,
     ) -> Vec<usize> {
-        let f = self.features;
+        let f = &self.features.codes;
         let mut counts = Counts {
-            per_category: vec![0; f.categories],
+            per_category: vec![0; f.categories()],
             distinct: 0,
-            per_venue: HashMap::new(),
+            per_venue: vec![0; f.venues],
             new_items: 0,
             digital: 0,
         };
@@ -197,13 +215,11 @@ impl Page<'_> {
             ]
             .into_iter()
             .find_map(|tier| {
-                alive
-                    .iter()
-                    .filter(|&&i| self.eligible(&counts, i, tier, slots_left))
-                    .map(|&i| (i, greedy.gain(i)))
-                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                greedy.best(alive, self.features, |i| {
+                    self.eligible(&counts, i, tier, slots_left)
+                })
             });
-            let Some((j, _)) = pick else {
+            let Some(j) = pick else {
                 break;
             };
             let cat = f.category[j] as usize;
@@ -212,14 +228,14 @@ impl Page<'_> {
             }
             counts.per_category[cat] += 1;
             match f.venue[j] {
-                Some(v) => *counts.per_venue.entry(v).or_default() += 1,
-                None => counts.digital += 1,
+                NO_VENUE => counts.digital += 1,
+                v => counts.per_venue[v as usize] += 1,
             }
             if self.never_booked[cat] {
                 counts.new_items += 1;
             }
             alive.retain(|&i| i != j);
-            greedy.update(j, alive, f, page.len());
+            greedy.take(j, alive, self.features, page.len());
             page.push(j);
         }
         page
@@ -229,19 +245,18 @@ impl Page<'_> {
         if tier == Tier::Any {
             return true;
         }
-        let f = self.features;
+        let f = &self.features.codes;
         let venue = f.venue[i];
         if tier != Tier::OverVenue
-            && venue.is_some_and(|v| {
-                counts.per_venue.get(&v).copied().unwrap_or(0) >= self.rules.max_per_venue
-            })
+            && venue != NO_VENUE
+            && counts.per_venue[venue as usize] as usize >= self.rules.max_per_venue
         {
             return false;
         }
         if tier == Tier::Relaxed {
             return true;
         }
-        if tier == Tier::Strict && venue.is_none() && counts.digital >= self.rules.max_digital {
+        if tier == Tier::Strict && venue == NO_VENUE && counts.digital >= self.rules.max_digital {
             return false;
         }
         let cat = f.category[i] as usize;
@@ -267,16 +282,7 @@ enum Greedy<'a> {
         /// Per candidate, its largest similarity to the page so far.
         max_sim: Vec<f64>,
     },
-    Dpp {
-        /// `2α` of the kernel `L = diag(e^{α s}) S diag(e^{α s})`.
-        two_alpha: f64,
-        scores: &'a [f64],
-        /// Rows of the incremental Cholesky factor, `stride` entries per candidate.
-        c: Vec<f64>,
-        stride: usize,
-        /// Per candidate, its residual variance `d²` given the page, in S.
-        d2: Vec<f64>,
-    },
+    Dpp(Dpp<'a>),
 }
 
 impl<'a> Greedy<'a> {
@@ -297,20 +303,11 @@ impl<'a> Greedy<'a> {
                     max_sim: vec![0.0; n],
                 }
             }
-            Diversifier::Dpp { theta } => {
-                let theta = theta.clamp(0.0, 0.999);
-                Greedy::Dpp {
-                    two_alpha: theta / (1.0 - theta),
-                    scores,
-                    c: vec![0.0; n * page_len],
-                    stride: page_len,
-                    d2: vec![1.0; n],
-                }
-            }
+            Diversifier::Dpp { theta } => Greedy::Dpp(Dpp::new(theta, scores, alive, page_len)),
         }
     }
 
-    /// The value of adding candidate `i` to the page.
+    /// The value of adding candidate `i` to the page (for the DPP, as of its last update).
     #[inline]
     fn gain(&self, i: usize) -> f64 {
         match self {
@@ -320,19 +317,32 @@ impl<'a> Greedy<'a> {
                 scaled,
                 max_sim,
             } => lambda * scaled[i] - (1.0 - lambda) * max_sim[i],
-            // log of d_i² in L = 2α·s_i + ln(d_i² in S).
-            Greedy::Dpp {
-                two_alpha,
-                scores,
-                d2,
-                ..
-            } => two_alpha * scores[i] + d2[i].max(EPS).ln(),
+            Greedy::Dpp(dpp) => dpp.gain(i),
         }
+    }
+
+    /// The candidate of largest gain among those still `alive` that are `eligible`, the
+    /// lower index on ties. The caller takes it ([`Greedy::take`]).
+    fn best(
+        &mut self,
+        alive: &[usize],
+        f: &Features,
+        eligible: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if let Greedy::Dpp(dpp) = self {
+            return dpp.best(f, eligible);
+        }
+        alive
+            .iter()
+            .filter(|&&i| eligible(i))
+            .map(|&i| (i, self.gain(i)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i)
     }
 
     /// Takes `j` as the page's `t`-th item (from 0) and updates what the candidates
     /// still `alive` would add.
-    fn update(&mut self, j: usize, alive: &[usize], f: &Features, t: usize) {
+    fn take(&mut self, j: usize, alive: &[usize], f: &Features, t: usize) {
         match self {
             Greedy::Relevance { .. } => {}
             Greedy::Mmr { max_sim, .. } => {
@@ -343,26 +353,147 @@ impl<'a> Greedy<'a> {
                     }
                 }
             }
-            Greedy::Dpp { c, stride, d2, .. } => {
-                // Chen et al., Algorithm 1: e_i = (S_ji − ⟨c_j, c_i⟩) / d_j; c_i ← [c_i e_i];
-                // d_i² ← d_i² − e_i². An item already spanned by the page (d_j ≈ 0, taken
-                // only to keep a rule) adds no direction.
-                let dj2 = d2[j];
-                if dj2 <= EPS {
-                    return;
-                }
-                let dj = dj2.sqrt();
-                let stride = *stride;
-                let (cj_start, cj_end) = (j * stride, j * stride + t);
-                let cj: Vec<f64> = c[cj_start..cj_end].to_vec();
-                for &i in alive {
-                    let row = &mut c[i * stride..i * stride + t + 1];
-                    let dotp: f64 = cj.iter().zip(&row[..t]).map(|(a, b)| a * b).sum();
-                    let e = (f.sim(j, i) - dotp) / dj;
-                    row[t] = e;
-                    d2[i] -= e * e;
-                }
-            }
+            Greedy::Dpp(dpp) => dpp.take(j, f),
         }
+    }
+}
+
+/// Greedy DPP MAP inference with incremental Cholesky updates (Chen, Zhang & Zhou 2018,
+/// Algorithm 1), evaluated lazily.
+///
+/// Algorithm 1 extends every candidate's row of the factor after each pick: `e_i = (S_ji −
+/// ⟨c_j, c_i⟩) / d_j`, `c_i ← [c_i e_i]`, `d_i² ← d_i² − e_i²`. A candidate's gain
+/// `2α·s_i + ln d_i²` can only fall as the page grows, so a gain computed at an earlier
+/// slot bounds the current one: candidates wait in a max-heap under their last gain, and
+/// only those popped above the best fresh gain catch up on the picks they missed — the
+/// same arithmetic in the same order, hence the same page, without touching the tail of
+/// the pool at every slot.
+struct Dpp<'a> {
+    /// `2α` of the kernel `L = diag(e^{α s}) S diag(e^{α s})`.
+    two_alpha: f64,
+    scores: &'a [f64],
+    /// Rows of the incremental Cholesky factor, `stride` entries per candidate.
+    c: Vec<f64>,
+    stride: usize,
+    /// Per candidate, its residual variance `d²` in S given the first `done` page items.
+    d2: Vec<f64>,
+    /// Per candidate, how many page items its row and `d²` account for.
+    done: Vec<usize>,
+    /// The page so far: each item and its `d`, 0 for an item already spanned by the page
+    /// (taken only to keep a rule), which adds no direction.
+    page: Vec<(usize, f64)>,
+    /// Candidates not on the page (nor being taken) by their last computed gain.
+    heap: BinaryHeap<Bound>,
+}
+
+/// A candidate's gain as last computed: an upper bound of its gain now. Ordered by gain,
+/// then the lower index first, like the eager loops' tie-break.
+#[derive(Clone, Copy)]
+struct Bound {
+    gain: f64,
+    index: usize,
+}
+
+impl Ord for Bound {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.gain
+            .total_cmp(&other.gain)
+            .then(other.index.cmp(&self.index))
+    }
+}
+
+impl PartialOrd for Bound {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Bound {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Bound {}
+
+impl<'a> Dpp<'a> {
+    fn new(theta: f64, scores: &'a [f64], alive: &[usize], page_len: usize) -> Dpp<'a> {
+        let theta = theta.clamp(0.0, 0.999);
+        let n = scores.len();
+        let mut dpp = Dpp {
+            two_alpha: theta / (1.0 - theta),
+            scores,
+            c: vec![0.0; n * page_len],
+            stride: page_len,
+            d2: vec![1.0; n],
+            done: vec![0; n],
+            page: Vec::with_capacity(page_len),
+            heap: BinaryHeap::new(),
+        };
+        dpp.heap = alive
+            .iter()
+            .map(|&i| Bound {
+                gain: dpp.gain(i),
+                index: i,
+            })
+            .collect();
+        dpp
+    }
+
+    /// log of d_i² in L = 2α·s_i + ln(d_i² in S), as of the candidate's last update.
+    #[inline]
+    fn gain(&self, i: usize) -> f64 {
+        self.two_alpha * self.scores[i] + self.d2[i].max(EPS).ln()
+    }
+
+    /// Brings candidate `i` up to date with every item of the page.
+    fn refresh(&mut self, i: usize, f: &Features) {
+        let stride = self.stride;
+        for k in self.done[i]..self.page.len() {
+            let (j, dj) = self.page[k];
+            if dj == 0.0 {
+                continue;
+            }
+            let cj = &self.c[j * stride..j * stride + k];
+            let ci = &self.c[i * stride..i * stride + k];
+            let dot: f64 = cj.iter().zip(ci).map(|(a, b)| a * b).sum();
+            let e = (f.sim(j, i) - dot) / dj;
+            self.c[i * stride + k] = e;
+            self.d2[i] -= e * e;
+        }
+        self.done[i] = self.page.len();
+    }
+
+    /// See [`Greedy::best`]; the candidate returned has left the heap.
+    fn best(&mut self, f: &Features, eligible: impl Fn(usize) -> bool) -> Option<usize> {
+        let t = self.page.len();
+        let mut aside = Vec::new();
+        let found = loop {
+            let Some(top) = self.heap.pop() else {
+                break None;
+            };
+            let i = top.index;
+            if !eligible(i) {
+                aside.push(top);
+            } else if self.done[i] < t {
+                self.refresh(i, f);
+                self.heap.push(Bound {
+                    gain: self.gain(i),
+                    index: i,
+                });
+            } else {
+                break Some(i);
+            }
+        };
+        self.heap.extend(aside);
+        found
+    }
+
+    /// Puts `j` (returned by [`Dpp::best`]) on the page.
+    fn take(&mut self, j: usize, f: &Features) {
+        self.refresh(j, f);
+        let dj2 = self.d2[j];
+        let dj = if dj2 <= EPS { 0.0 } else { dj2.sqrt() };
+        self.page.push((j, dj));
     }
 }

@@ -32,6 +32,7 @@ mod candidate;
 mod diversify;
 pub mod embedding;
 mod explain;
+mod intern;
 pub mod metrics;
 mod profile;
 mod score;
@@ -55,10 +56,13 @@ pub fn rank(
     ctx: &RankContext,
     n: usize,
 ) -> Vec<Ranked> {
-    let parts = score_parts(candidates, profile, config, ctx);
+    // Codes are interned once, for scoring and for the page rules.
+    let codes = intern::Codes::new(candidates);
+    let parts = score::score_parts_with(candidates, &codes, profile, config, ctx);
     let mut scores: Vec<f64> = parts.iter().map(ScoreParts::total).collect();
     explore(&mut scores, candidates, config, ctx);
-    diversify(candidates, &scores, profile, config, n)
+    let features = similarity::Features::new(candidates, codes, &config.similarity);
+    diversify::diversify_with(&features, &scores, profile, config, n)
         .into_iter()
         .map(|i| Ranked {
             index: i,

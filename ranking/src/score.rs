@@ -1,4 +1,5 @@
 use crate::diversify::{Diversifier, PageRules};
+use crate::intern::Codes;
 use crate::similarity::SimilarityWeights;
 use crate::{Candidate, Profile};
 
@@ -145,22 +146,34 @@ pub fn score_parts(
     config: &RankConfig,
     ctx: &RankContext,
 ) -> Vec<ScoreParts> {
+    score_parts_with(candidates, &Codes::new(candidates), profile, config, ctx)
+}
+
+/// [`score_parts`] with the candidates' codes already interned: the profile's affinities
+/// are looked up once per distinct category and subcategory, not once per candidate.
+pub(crate) fn score_parts_with(
+    candidates: &[Candidate],
+    codes: &Codes,
+    profile: &Profile,
+    config: &RankConfig,
+    ctx: &RankContext,
+) -> Vec<ScoreParts> {
     let max_pop = candidates.iter().map(|c| c.popularity).max().unwrap_or(0);
     let pop_norm = ((1 + max_pop) as f64).ln().max(f64::EPSILON);
+    let affinity = |map: &std::collections::HashMap<String, f64>, names: &[&str]| -> Vec<f64> {
+        names
+            .iter()
+            .map(|&n| map.get(n).copied().unwrap_or(0.0))
+            .collect()
+    };
+    let category = affinity(&profile.category_affinity, &codes.category_names);
+    let subcategory = affinity(&profile.subcategory_affinity, &codes.subcategory_names);
     candidates
         .iter()
-        .map(|c| {
-            let affinity = profile
-                .category_affinity
-                .get(&c.category)
-                .copied()
-                .unwrap_or(0.0)
-                + 0.5
-                    * profile
-                        .subcategory_affinity
-                        .get(&c.subcategory)
-                        .copied()
-                        .unwrap_or(0.0);
+        .enumerate()
+        .map(|(i, c)| {
+            let affinity = category[codes.category[i] as usize]
+                + 0.5 * subcategory[codes.subcategory[i] as usize];
             let embedding = match (&profile.embedding, &c.embedding) {
                 (Some(u), Some(v)) => dot(u, v),
                 _ => 0.0,

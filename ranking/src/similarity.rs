@@ -1,9 +1,8 @@
 //! How alike two offers are: the kernel of MMR and DPP, and the distance of
 //! intra-list diversity.
 
-use std::collections::HashMap;
-
 use crate::embedding::cosine;
+use crate::intern::{Codes, NO_VENUE};
 use crate::Candidate;
 
 /// Weights of what two offers may share. The similarity of two distinct offers is
@@ -78,33 +77,20 @@ impl SimilarityWeights {
 
 /// The candidates' features in the shape the greedy loops read thousands of times:
 /// interned codes and unit embeddings in one flat buffer.
-pub(crate) struct Features {
-    pub(crate) category: Vec<u32>,
-    pub(crate) categories: usize,
-    subcategory: Vec<u32>,
-    pub(crate) venue: Vec<Option<u64>>,
+pub(crate) struct Features<'a> {
+    pub(crate) codes: Codes<'a>,
     /// Unit embeddings, `dim` floats each; zeros for a candidate without one.
     embedding: Vec<f32>,
     dim: usize,
     weights: SimilarityWeights,
 }
 
-impl Features {
-    pub(crate) fn new(candidates: &[Candidate], weights: &SimilarityWeights) -> Features {
-        let mut categories: HashMap<&str, u32> = HashMap::new();
-        let mut subcategories: HashMap<&str, u32> = HashMap::new();
-        let intern = |map: &mut HashMap<_, u32>, key| {
-            let next = map.len() as u32;
-            *map.entry(key).or_insert(next)
-        };
-        let category = candidates
-            .iter()
-            .map(|c| intern(&mut categories, c.category.as_str()))
-            .collect();
-        let subcategory = candidates
-            .iter()
-            .map(|c| intern(&mut subcategories, c.subcategory.as_str()))
-            .collect();
+impl<'a> Features<'a> {
+    pub(crate) fn new(
+        candidates: &[Candidate],
+        codes: Codes<'a>,
+        weights: &SimilarityWeights,
+    ) -> Features<'a> {
         let weights = weights.normalised();
         let dim = if weights.embedding > 0.0 {
             candidates
@@ -129,10 +115,7 @@ impl Features {
             }
         }
         Features {
-            category,
-            categories: categories.len(),
-            subcategory,
-            venue: candidates.iter().map(|c| c.venue_id).collect(),
+            codes,
             embedding,
             dim,
             weights,
@@ -145,15 +128,15 @@ impl Features {
         if i == j {
             return 1.0;
         }
-        let w = &self.weights;
+        let (w, c) = (&self.weights, &self.codes);
         let mut s = 0.0;
-        if self.category[i] == self.category[j] {
+        if c.category[i] == c.category[j] {
             s += w.category;
         }
-        if self.subcategory[i] == self.subcategory[j] {
+        if c.subcategory[i] == c.subcategory[j] {
             s += w.subcategory;
         }
-        if self.venue[i].is_some() && self.venue[i] == self.venue[j] {
+        if c.venue[i] != NO_VENUE && c.venue[i] == c.venue[j] {
             s += w.venue;
         }
         if self.dim > 0 {
@@ -198,7 +181,7 @@ mod tests {
         assert_eq!(w.similarity(&c, &d), 0.0);
         assert_eq!(w.similarity(&a, &a), 1.0);
         let all = [a, b, c, d];
-        let f = Features::new(&all, &w);
+        let f = Features::new(&all, Codes::new(&all), &w);
         for i in 0..4 {
             for j in 0..4 {
                 assert!((f.sim(i, j) - w.similarity(&all[i], &all[j])).abs() < 1e-6);

@@ -1,11 +1,12 @@
 //! Who a campaign notifies, picked in batch.
 //!
 //! The store applies what SQL can (opt-in, a box around the venue, credit for the price,
-//! no booking of the offer, the frequency cap); here the exact distance and the age are
-//! checked, each user is scored for the offer with the ranking crate over their profile,
+//! no booking of the offer, the frequency cap); here the age is checked and the distance
+//! through the H3 cells around the venue ([`indexer::Disk`]: the search's own cover, then
+//! the exact distance for homes in a covered cell), each user is scored for the offer with the ranking crate over their profile,
 //! and the audience is filled under a quota of users new to the offer's category.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Serialize;
@@ -134,12 +135,14 @@ pub fn fill(mut scored: Vec<Target>, bound: usize, share: f64) -> Vec<Target> {
     out
 }
 
-/// Picks the audience of a campaign for the offer in `record` at `now`, counting the
-/// users scored on `progress`.
+/// Picks the audience of a campaign for the offer in `record` at `now`, leaving out the
+/// users in `exclude` (those a dry run already gave to an earlier campaign: the frequency
+/// cap holds across campaigns), counting the users scored on `progress`.
 pub async fn pick_audience(
     store: &Store,
     record: &OfferRecord,
     config: &CampaignConfig,
+    exclude: &HashSet<UserId>,
     now: Timestamp,
     progress: &indicatif::ProgressBar,
 ) -> Result<(Vec<Target>, AudienceReport), EngineError> {
@@ -152,9 +155,13 @@ pub async fn pick_audience(
     let category = sub.map_or_else(String::new, |s| s.category.clone());
     let radius_m = config.radius_km * 1_000.0;
     // Digital offers reach the whole country; physical ones the users near the venue.
-    let venue = record.venue.as_ref().map(|v| v.location);
-    let bbox = match venue {
-        Some(at) if !record.offer.is_digital() => bbox_around(at, radius_m),
+    let disk = record
+        .venue
+        .as_ref()
+        .filter(|_| !record.offer.is_digital())
+        .map(|v| indexer::Disk::new(v.location, radius_m));
+    let bbox = match &record.venue {
+        Some(v) if disk.is_some() => bbox_around(v.location, radius_m),
         _ => (-90.0, 90.0, -180.0, 180.0),
     };
     let candidates = store
@@ -173,6 +180,9 @@ pub async fn pick_audience(
     // Exact distance and age: what the box and SQL could not say.
     let mut kept = Vec::with_capacity(candidates.len());
     for c in candidates {
+        if exclude.contains(&c.user_id) {
+            continue;
+        }
         let birth: NaiveDate = c
             .birth_date
             .parse()
@@ -182,15 +192,12 @@ pub async fn pick_audience(
             continue;
         }
         let home = Coordinates::new(c.lat, c.lon)?;
-        let distance = match venue {
-            Some(at) if !record.offer.is_digital() => {
-                let d = indexer::haversine_m(at, home);
-                if d > radius_m {
-                    continue;
-                }
-                Some(d)
-            }
-            _ => None,
+        let distance = match &disk {
+            Some(disk) => match disk.distance_if_inside(home) {
+                Some(d) => Some(d),
+                None => continue,
+            },
+            None => None,
         };
         kept.push((c, age, distance));
     }

@@ -6,6 +6,7 @@
 //! provider deduplicates on (the one window where a message can go out again is a crash
 //! between the provider's answer and the store's update).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -201,24 +202,49 @@ pub async fn run<S: PushSink>(
     progress: &indicatif::ProgressBar,
 ) -> Result<Vec<CampaignRun>, EngineError> {
     let mut runs = Vec::new();
+    // Users given to a campaign earlier in this run. A real run records them as queued
+    // deliveries, which the store's frequency cap already sees; a dry run writes nothing,
+    // so its later campaigns must be told here or its figures would overcount.
+    let mut claimed = HashSet::new();
     for campaign in store.open_campaigns().await? {
         if only.is_some_and(|id| id != campaign.id) {
             continue;
         }
-        runs.push(run_one(store, sink, config, &campaign, dry_run, now, progress).await?);
+        let run = Run {
+            store,
+            config,
+            dry_run,
+            now,
+            progress,
+        };
+        runs.push(run_one(&run, sink, &campaign, &mut claimed).await?);
     }
     Ok(runs)
 }
 
-async fn run_one<S: PushSink>(
-    store: &Store,
-    sink: &S,
-    config: &CampaignConfig,
-    campaign: &Campaign,
+/// What every campaign of one run shares.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    store: &'a Store,
+    config: &'a CampaignConfig,
     dry_run: bool,
     now: Timestamp,
-    progress: &indicatif::ProgressBar,
+    progress: &'a indicatif::ProgressBar,
+}
+
+async fn run_one<S: PushSink>(
+    run: &Run<'_>,
+    sink: &S,
+    campaign: &Campaign,
+    claimed: &mut HashSet<UserId>,
 ) -> Result<CampaignRun, EngineError> {
+    let Run {
+        store,
+        config,
+        dry_run,
+        now,
+        progress,
+    } = *run;
     let mut out = CampaignRun {
         campaign: campaign.id,
         offer_id: campaign.offer_id,
@@ -249,7 +275,9 @@ async fn run_one<S: PushSink>(
     if campaign.status == CampaignStatus::Requested {
         progress.set_message(format!("targeting campaign {}", campaign.id));
         progress.set_position(0);
-        let (targets, report) = pick_audience(store, &record, config, now, progress).await?;
+        let (targets, report) =
+            pick_audience(store, &record, config, claimed, now, progress).await?;
+        claimed.extend(targets.iter().map(|t| t.user_id));
         out.audience = Some(report);
         if dry_run {
             return Ok(out);

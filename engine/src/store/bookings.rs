@@ -61,6 +61,59 @@ static CONTEXT_SQLITE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Takes `$1` places of stock `$2` if that many are left.
+const TAKE_PLACES: &str =
+    "UPDATE stocks SET booked = booked + $1 WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity)";
+
+/// Debits `$1` cents (`$2` of them digital, `$3` physical) from deposit `$4` if its
+/// balance and caps allow it.
+const DEBIT_DEPOSIT: &str = "UPDATE deposits SET spent_cents = spent_cents + $1, \
+     digital_spent_cents = digital_spent_cents + $2, physical_spent_cents = physical_spent_cents + $3 \
+     WHERE id = $4 AND amount_cents - spent_cents - closed_cents >= $1 \
+     AND (digital_cap_cents IS NULL OR digital_spent_cents + $2 <= digital_cap_cents) \
+     AND (physical_cap_cents IS NULL OR physical_spent_cents + $3 <= physical_cap_cents)";
+
+const INSERT_BOOKING: &str = "INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, \
+     quantity, amount_cents, status, token, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9)";
+
+const INSERT_DEBIT: &str =
+    "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
+     VALUES ($1, $2, 'debit', $3, $4)";
+
+/// The four writes of a booking in one PostgreSQL statement, each guarded by the one
+/// before: places taken, then credit debited (when `$6`, the deposit, is set), then the
+/// booking and its ledger line. Answers how many rows each guard let through; the
+/// caller rolls back when one did not.
+/// `$1` quantity, `$2` stock, `$3` amount, `$4` digital share, `$5` physical share,
+/// `$6` deposit, `$7` booking id, `$8` user, `$9` offer, `$10` token, `$11` now.
+const DEBIT_POSTGRES: &str = "WITH s AS (\
+       UPDATE stocks SET booked = booked + $1 WHERE id = $2 \
+       AND (quantity IS NULL OR booked + $1 <= quantity) RETURNING id), \
+     d AS (\
+       UPDATE deposits SET spent_cents = spent_cents + $3, \
+       digital_spent_cents = digital_spent_cents + $4, physical_spent_cents = physical_spent_cents + $5 \
+       WHERE id = $6 AND EXISTS (SELECT 1 FROM s) AND amount_cents - spent_cents - closed_cents >= $3 \
+       AND (digital_cap_cents IS NULL OR digital_spent_cents + $4 <= digital_cap_cents) \
+       AND (physical_cap_cents IS NULL OR physical_spent_cents + $5 <= physical_cap_cents) RETURNING id), \
+     b AS (\
+       INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, token, created_at) \
+       SELECT $7, $8, $2, $9, $6, $1, $3, 'confirmed', $10, $11 \
+       WHERE EXISTS (SELECT 1 FROM s) AND ($6::BIGINT IS NULL OR EXISTS (SELECT 1 FROM d)) \
+       RETURNING id, deposit_id), \
+     l AS (\
+       INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
+       SELECT deposit_id, id, 'debit', -$3, $11 FROM b WHERE deposit_id IS NOT NULL) \
+     SELECT (SELECT COUNT(*) FROM s), (SELECT COUNT(*) FROM d), (SELECT COUNT(*) FROM b)";
+
+/// Which guarded writes of a booking went through.
+#[derive(Debug, Default)]
+struct Written {
+    taken: bool,
+    debited: bool,
+    inserted: bool,
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -165,47 +218,12 @@ impl Store {
             check_stock(req, &stock, ctx.is_duo, ctx.is_active && !ctx.is_deleted)?;
             let (offer_id, sub, url) = (ctx.offer_id, ctx.subcategory, ctx.url);
 
-            let taken = sqlx::query(
-                "UPDATE stocks SET booked = booked + $1 WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity)",
-            )
-            .bind(req.quantity)
-            .bind(req.stock_id.0)
-            .execute(&mut *tx)
-            .await?;
-            if taken.rows_affected() != 1 {
-                return Err(Refusal::SoldOut.into());
-            }
-
             let amount = stock.price.times(req.quantity);
-            let mut deposit_id = None;
-            if amount.0 > 0 {
-                let (digital, physical) = cap_shares(&sub, url.is_some(), amount);
-                let Some(deposit) = ctx.deposit_id else {
-                    return Err(Refusal::InsufficientCredit.into());
-                };
-                let debited = sqlx::query(
-                    "UPDATE deposits SET spent_cents = spent_cents + $1, \
-                     digital_spent_cents = digital_spent_cents + $2, physical_spent_cents = physical_spent_cents + $3 \
-                     WHERE id = $4 AND amount_cents - spent_cents - closed_cents >= $1 \
-                     AND (digital_cap_cents IS NULL OR digital_spent_cents + $2 <= digital_cap_cents) \
-                     AND (physical_cap_cents IS NULL OR physical_spent_cents + $3 <= physical_cap_cents)",
-                )
-                .bind(amount.0)
-                .bind(digital.0)
-                .bind(physical.0)
-                .bind(deposit)
-                .execute(&mut *tx)
-                .await?;
-                if debited.rows_affected() != 1 {
-                    let row: DepositRow = sqlx::query_as(&format!("{DEPOSIT_SELECT} WHERE id = $1"))
-                        .bind(deposit)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    return Err(credit_refusal(&Deposit::from(row), amount, digital, physical).into());
-                }
-                deposit_id = Some(DepositId(deposit));
+            let (digital, physical) = cap_shares(&sub, url.is_some(), amount);
+            if amount.0 > 0 && ctx.deposit_id.is_none() {
+                return Err(Refusal::InsufficientCredit.into());
             }
-
+            let deposit_id = ctx.deposit_id.filter(|_| amount.0 > 0).map(DepositId);
             let id = BookingId(ctx.next_id);
             let booking = Booking {
                 id,
@@ -221,37 +239,95 @@ impl Store {
                 cancelled_at: None,
                 used_at: None,
             };
-            let inserted = sqlx::query(
-                "INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, \
-                 token, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(booking.id.0)
-            .bind(booking.user_id.0)
-            .bind(booking.stock_id.0)
-            .bind(booking.offer_id.0)
-            .bind(booking.deposit_id.map(|d| d.0))
-            .bind(booking.quantity)
-            .bind(booking.amount.0)
-            .bind(booking.status.as_str())
-            .bind(&booking.token)
-            .bind(booking.created_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
+            let written = if self.dialect() == Dialect::Postgres {
+                // One statement for the four writes: a booking costs two round trips
+                // fewer, which is most of its time on PostgreSQL.
+                sqlx::query_as::<_, (i64, i64, i64)>(DEBIT_POSTGRES)
+                    .bind(booking.quantity)
+                    .bind(booking.stock_id.0)
+                    .bind(amount.0)
+                    .bind(digital.0)
+                    .bind(physical.0)
+                    .bind(deposit_id.map(|d| d.0))
+                    .bind(booking.id.0)
+                    .bind(booking.user_id.0)
+                    .bind(booking.offer_id.0)
+                    .bind(&booking.token)
+                    .bind(booking.created_at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map(|(taken, debited, inserted)| Written {
+                        taken: taken == 1,
+                        debited: debited == 1 || deposit_id.is_none(),
+                        inserted: inserted == 1,
+                    })
+            } else {
+                async {
+                    let taken = sqlx::query(TAKE_PLACES)
+                        .bind(booking.quantity)
+                        .bind(booking.stock_id.0)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected() == 1;
+                    if !taken {
+                        return Ok(Written::default());
+                    }
+                    if let Some(deposit) = deposit_id {
+                        let debited = sqlx::query(DEBIT_DEPOSIT)
+                            .bind(amount.0)
+                            .bind(digital.0)
+                            .bind(physical.0)
+                            .bind(deposit.0)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected() == 1;
+                        if !debited {
+                            return Ok(Written { taken, ..Written::default() });
+                        }
+                    }
+                    sqlx::query(INSERT_BOOKING)
+                        .bind(booking.id.0)
+                        .bind(booking.user_id.0)
+                        .bind(booking.stock_id.0)
+                        .bind(booking.offer_id.0)
+                        .bind(deposit_id.map(|d| d.0))
+                        .bind(booking.quantity)
+                        .bind(amount.0)
+                        .bind(&booking.token)
+                        .bind(booking.created_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(deposit) = deposit_id {
+                        sqlx::query(INSERT_DEBIT)
+                            .bind(deposit.0)
+                            .bind(booking.id.0)
+                            .bind(-amount.0)
+                            .bind(booking.created_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Ok::<_, sqlx::Error>(Written { taken, debited: true, inserted: true })
+                }
+                .await
+            };
+            let written = match written {
                 // A concurrent booking of the same offer by the same user won the race.
                 Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
                 other => other?,
             };
-            if let Some(deposit) = deposit_id {
-                sqlx::query(
-                    "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) VALUES ($1, $2, 'debit', $3, $4)",
-                )
-                .bind(deposit.0)
-                .bind(booking.id.0)
-                .bind(-amount.0)
-                .bind(req.now)
-                .execute(&mut *tx)
-                .await?;
+            if !written.taken {
+                return Err(Refusal::SoldOut.into());
+            }
+            if !written.debited {
+                let deposit = deposit_id.map_or(0, |d| d.0);
+                let row: DepositRow = sqlx::query_as(&format!("{DEPOSIT_SELECT} WHERE id = $1"))
+                    .bind(deposit)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Err(credit_refusal(&Deposit::from(row), amount, digital, physical).into());
+            }
+            if !written.inserted {
+                return Err(EngineError::Data(format!("booking {id} was not written")));
             }
             if let Some(key) = key {
                 let (status, body) = encoded(&Outcome::Booked(booking.id.0));

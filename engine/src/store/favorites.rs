@@ -117,3 +117,24 @@ impl Store {
         Ok(out)
     }
 }
+
+impl Store {
+    /// Which of `ids` name an active offer: interactions and favorites on anything else
+    /// are refused before they reach a foreign key.
+    pub async fn active_offers_among(&self, ids: &[OfferId]) -> Result<Vec<OfferId>, EngineError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            // Integers only, so the list is safe to write into the SQL.
+            let list = chunk
+                .iter()
+                .map(|id| id.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql =
+                format!("SELECT id FROM offers WHERE is_active AND id IN ({list}) ORDER BY id");
+            let found: Vec<i64> = on_pool!(self, p => sqlx::query_scalar(&sql).fetch_all(p).await)?;
+            out.extend(found.into_iter().map(OfferId));
+        }
+        Ok(out)
+    }
+}

@@ -35,7 +35,7 @@ pub struct NewOffer {
 }
 
 /// A booking as its venue sees it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PartnerBooking {
     pub id: i64,
     pub token: String,
@@ -64,7 +64,7 @@ pub struct PartnerBookingFilter {
 }
 
 /// Views, clicks, favorites and bookings of one offer.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct OfferStats {
     pub offer_id: i64,
     pub title: String,

@@ -1,0 +1,115 @@
+//! A user's favorites and the interactions profiles learn from (role `user`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::Router;
+use engine::domain::InteractionKind;
+use engine::ids::OfferId;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::bookings::user_of;
+use super::{Answer, AppState};
+use crate::auth::Caller;
+use crate::extract::{Json, Path, Query};
+use crate::paging::Paging;
+use crate::problem::Problem;
+
+/// The favorites and interactions routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/favorites", get(list))
+        .route("/v1/favorites/{offer_id}", put(add).delete(remove))
+        .route("/v1/interactions", post(ingest))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn list(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Query(p): Query<ListParams>,
+) -> Answer<impl IntoResponse> {
+    let user = user_of(caller)?;
+    let paging = Paging::new(p.limit, p.offset, 20)?;
+    let items = engine.favorites(user, paging.limit, paging.offset).await?;
+    Ok(axum::Json(paging.page(items)))
+}
+
+/// 201 when added, 200 when it already was a favorite: a retry changes nothing.
+async fn add(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(offer): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    let user = user_of(caller)?;
+    let added = engine
+        .add_favorite(user, OfferId(offer), engine::now())
+        .await?;
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(json!({"offer_id": offer, "favorite": true})),
+    ))
+}
+
+async fn remove(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(offer): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    let user = user_of(caller)?;
+    if engine.store().remove_favorite(user, OfferId(offer)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Problem::not_found(format!(
+            "offer {offer} is not a favorite"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Event {
+    offer_id: i64,
+    kind: InteractionKind,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Events {
+    events: Vec<Event>,
+}
+
+/// 202 with how many events were recorded; they are stamped with the server's clock,
+/// not the client's, so that a skewed phone cannot reorder a profile's history.
+async fn ingest(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Json(body): Json<Events>,
+) -> Answer<impl IntoResponse> {
+    let user = user_of(caller)?;
+    let events: Vec<(OfferId, InteractionKind)> = body
+        .events
+        .iter()
+        .map(|e| (OfferId(e.offer_id), e.kind))
+        .collect();
+    let recorded = engine
+        .record_interactions(user, &events, engine::now())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "recorded": recorded })),
+    ))
+}
