@@ -5,6 +5,9 @@
 
 mod auth;
 mod extract;
+pub mod layers;
+pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use engine::Engine;
 use tokio::net::TcpListener;
 
-pub use routes::{router, AppState};
+pub use routes::{router, router_with_timeout, AppState};
 
 /// Serves `engine` on `listener` until `shutdown` resolves, then drains requests in flight.
 pub async fn serve(

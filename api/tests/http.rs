@@ -3,82 +3,13 @@
 use std::sync::Arc;
 
 use engine::money::Cents;
-use engine::seed::{Profile, SeedConfig};
-use engine::store::Store;
 use engine::testing::{Fixture, OfferSpec, TestStore};
-use engine::Engine;
-use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-/// A server on an ephemeral port, stopped when dropped.
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
+mod support;
 
-impl Server {
-    async fn start(store: Store) -> Server {
-        let engine: Arc<Engine> = Engine::open(store, None).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, engine, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            _stop: stop,
-        }
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let ctype = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, r.json().await.unwrap_or(Value::Null), ctype)
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-async fn seeded_sqlite() -> TestStore {
-    let t = TestStore::sqlite().await;
-    let today = chrono::Utc::now().date_naive();
-    engine::seed_store(
-        &t.store,
-        SeedConfig {
-            profile: Profile::Ci,
-            seed: 3,
-            today,
-        },
-        &ProgressBar::hidden(),
-    )
-    .await
-    .unwrap();
-    t
-}
+use support::{seeded_sqlite, Server};
 
 #[tokio::test]
 async fn the_app_endpoints_answer_their_contract() {
