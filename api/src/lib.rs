@@ -5,6 +5,9 @@
 
 mod auth;
 mod extract;
+pub mod layers;
+pub mod metrics;
+pub mod openapi;
 mod paging;
 pub mod problem;
 pub mod routes;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use engine::Engine;
 use tokio::net::TcpListener;
 
-pub use routes::{router, AppState};
+pub use routes::{router, router_with_timeout, AppState};
 
 /// Serves `engine` on `listener` until `shutdown` resolves, then drains requests in flight.
 pub async fn serve(

@@ -729,11 +729,15 @@ async fn lifecycle_loop(engine: std::sync::Weak<Engine>) {
             return;
         };
         match engine.expire_bookings().await {
-            Ok(s) => tracing::info!(
-                expired = s.expired.len(),
-                marked_used = s.marked_used,
-                "booking lifecycle"
-            ),
+            Ok(s) => {
+                api::metrics::booking("expired", s.expired.len() as u64);
+                api::metrics::booking("used", s.marked_used);
+                tracing::info!(
+                    expired = s.expired.len(),
+                    marked_used = s.marked_used,
+                    "booking lifecycle"
+                )
+            }
             Err(e) => tracing::warn!(error = %e, "booking lifecycle failed; will retry"),
         }
     }

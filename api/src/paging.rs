@@ -53,7 +53,7 @@ impl Paging {
 }
 
 /// A page of a list paged by offset.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OffsetPage<T> {
     pub items: Vec<T>,
     pub next_offset: Option<i64>,

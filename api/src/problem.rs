@@ -15,15 +15,29 @@ pub struct Problem {
     pub detail: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error answer (RFC 9457), as `application/problem+json`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProblemBody {
+    /// `https://mosaic.example/problems/{code}`.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    code: &'a str,
-    detail: &'a str,
+    pub kind: String,
+    /// The HTTP status's reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `bad_request`, `forbidden`, `sold_out`.
+    pub code: String,
+    /// What went wrong, for a human.
+    pub detail: String,
 }
+
+/// Any error answer, for the OpenAPI document: every route may answer one.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "An error, as application/problem+json (RFC 9457)",
+    content_type = "application/problem+json"
+)]
+pub struct ProblemResponse(#[allow(dead_code)] ProblemBody);
 
 impl Problem {
     /// A problem with this status, code and detail.
@@ -48,12 +62,12 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ProblemBody {
             kind: format!("https://mosaic.example/problems/{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error"),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            code: self.code,
-            detail: &self.detail,
+            code: self.code.to_owned(),
+            detail: self.detail,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (

@@ -5,22 +5,30 @@ use std::path::PathBuf;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use engine::auth::Principal;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::Path;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemResponse};
 
 /// Where `mosaic analytics --out` wrote, unless `MOSAIC_ANALYTICS_DIR` says otherwise.
 const DEFAULT_DIR: &str = "data/analytics";
 
 /// The analyst routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/analyst/diversity/{table}", get(table))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(table))
 }
+
+/// One diversity summary table written by `mosaic analytics`, as JSON rows.
+#[utoipa::path(get, path = "/v1/analyst/diversity/{table}", tag = "analyst",
+    params(("table" = String, Path, description = "by_age, by_department, by_region, by_month, since_first_booking, concentration, no_show_by_distance or campaigns", example = "by_age")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The table", body = serde_json::Value),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse)))]
 
 async fn table(
     State(_engine): State<AppState>,

@@ -3,42 +3,54 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::Router;
 use engine::auth::Principal;
 use engine::booking::Canceller;
 use engine::ids::{BookingId, OfferId, StockId, UserId};
 use engine::store::IdempotencyKey;
+use engine::views::{BookingView, OfferCard, OfferDetail, Page, SearchPage, WalletView};
 use engine::{DigitalMode, FeedRequest, SearchRequest};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{point, Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Json, Path, Query};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemResponse};
 
 /// The app routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/feed", get(feed))
-        .route("/v1/search", get(search))
-        .route("/v1/offers/{id}", get(offer))
-        .route("/v1/users/{id}/wallet", get(wallet))
-        .route("/v1/bookings", post(book))
-        .route("/v1/bookings/{id}/cancel", post(cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(feed))
+        .routes(routes!(search))
+        .routes(routes!(offer))
+        .routes(routes!(wallet))
+        .routes(routes!(book))
+        .routes(routes!(cancel))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedParams {
+    /// Whose feed.
     user_id: i64,
+    /// Latitude of the point to search around (with `lon`); default: the user's home.
     lat: Option<f64>,
+    /// Longitude, with `lat`.
     lon: Option<f64>,
+    /// Radius around the point in km (default 30, at most 200).
     radius_km: Option<f64>,
+    /// Items per page (default 20).
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// The user's personalised, diversified feed around a point, one page at a time.
+#[utoipa::path(get, path = "/v1/feed", tag = "app", params(FeedParams),
+    responses((status = 200, body = Page<OfferCard>),
+        (status = 400, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 async fn feed(
     State(engine): State<AppState>,
     Query(p): Query<FeedParams>,
@@ -55,7 +67,8 @@ async fn feed(
     Ok(axum::Json(page))
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+/// Whether digital offers (no venue) are in the results.
+#[derive(Deserialize, Default, Clone, Copy, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Digital {
     #[default]
@@ -64,21 +77,33 @@ enum Digital {
     Only,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchParams {
+    /// Free text (French analysis).
     q: Option<String>,
+    /// Latitude of the point to search around (with `lon`).
     lat: Option<f64>,
+    /// Longitude, with `lat`.
     lon: Option<f64>,
+    /// Radius around the point in km.
     radius_km: Option<f64>,
+    /// Hits per page (at most 100, default 20).
     limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Digital offers: included (default), excluded, or only them.
     #[serde(default)]
     digital: Digital,
     /// Comma-separated category ids.
     category: Option<String>,
+    /// Only offers at most this price.
     max_price_cents: Option<u64>,
 }
 
+/// Full-text and geographic search with filters and facets.
+#[utoipa::path(get, path = "/v1/search", tag = "app", params(SearchParams),
+    responses((status = 200, body = SearchPage), (status = 400, response = ProblemResponse)))]
 async fn search(
     State(engine): State<AppState>,
     Query(p): Query<SearchParams>,
@@ -108,12 +133,20 @@ async fn search(
     Ok(axum::Json(page))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OfferParams {
+    /// Latitude to measure the distance from (with `lon`).
     lat: Option<f64>,
+    /// Longitude, with `lat`.
     lon: Option<f64>,
 }
 
+/// An offer with its venue, stocks and distance.
+#[utoipa::path(get, path = "/v1/offers/{id}", tag = "app",
+    params(("id" = i64, Path, description = "The offer"), OfferParams),
+    responses((status = 200, body = OfferDetail),
+        (status = 400, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 async fn offer(
     State(engine): State<AppState>,
     Path(id): Path<i64>,
@@ -124,16 +157,26 @@ async fn offer(
     ))
 }
 
+/// A user's credit: balance and current deposit.
+#[utoipa::path(get, path = "/v1/users/{id}/wallet", tag = "app",
+    params(("id" = i64, Path, description = "The user")),
+    responses((status = 200, body = WalletView),
+        (status = 400, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 async fn wallet(State(engine): State<AppState>, Path(id): Path<i64>) -> Answer<impl IntoResponse> {
     Ok(axum::Json(engine.wallet(UserId(id)).await?))
 }
 
-#[derive(Deserialize, Serialize)]
+/// A booking request.
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BookingBody {
+    /// Who books (with a user token: that user).
     user_id: i64,
+    /// The stock (date, slot or price line) to book.
     stock_id: i64,
+    /// Places: 1, or 2 for a duo offer.
     #[serde(default = "one")]
+    #[schema(default = 1)]
     quantity: i64,
 }
 
@@ -144,6 +187,16 @@ fn one() -> i64 {
 /// Clients may send this header so that a retry books at most once.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Books a stock with the user's credit, exactly once per `Idempotency-Key`.
+#[utoipa::path(post, path = "/v1/bookings", tag = "app", request_body = BookingBody,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters: a retry with the same key books once")),
+    security((), ("bearer" = [])),
+    responses((status = 201, body = BookingView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse), (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn book(
     State(engine): State<AppState>,
     caller: Option<Caller>,
@@ -183,9 +236,28 @@ async fn book(
             key,
         )
         .await?;
+    crate::metrics::booking("created", 1);
     Ok((StatusCode::CREATED, axum::Json(booking)))
 }
 
+/// A booking just cancelled (and refunded).
+#[derive(Serialize, ToSchema)]
+pub(super) struct Cancelled {
+    /// The booking.
+    pub id: i64,
+    /// Always `cancelled`.
+    pub status: &'static str,
+}
+
+/// The user cancels their own booking (until 48 h after booking, no later than 48 h
+/// before the event); refunded exactly once.
+#[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "app",
+    params(("id" = i64, Path, description = "The booking")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Cancelled),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse)))]
 async fn cancel(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -195,5 +267,9 @@ async fn cancel(
         return Err(forbidden());
     };
     engine.cancel(BookingId(id), Canceller::User(user)).await?;
-    Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
+    crate::metrics::booking("cancelled", 1);
+    Ok(axum::Json(Cancelled {
+        id,
+        status: "cancelled",
+    }))
 }

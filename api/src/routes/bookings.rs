@@ -3,22 +3,24 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use engine::auth::Principal;
 use engine::ids::{BookingId, UserId};
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Path, Query};
-use crate::paging::Paging;
+use crate::paging::{OffsetPage, Paging};
+use crate::problem::ProblemResponse;
 
 /// The routes of a user's bookings.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/bookings", get(list))
-        .route("/v1/bookings/{id}", get(one))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(one))
 }
 
 /// The user behind a user token; every other role is refused here.
@@ -29,13 +31,14 @@ pub fn user_of(caller: Principal) -> Answer<UserId> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/bookings", tag = "app", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::views::BookingView>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -49,6 +52,7 @@ async fn list(
     Ok(axum::Json(paging.page(items)))
 }
 
+#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "app", params(("id" = i64, Path, description = "The booking")), security(("bearer" = [])), responses((status = 200, body = engine::views::BookingView), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn one(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -4,23 +4,24 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use engine::auth::Principal;
-use engine::campaign::{self, CampaignConfig};
+use engine::campaign::{self, CampaignConfig, CampaignView};
 use engine::ids::{CampaignId, OfferId, OffererId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Json, Path};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemResponse};
 
 /// The campaign routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/partner/campaigns", get(list).post(request))
-        .route("/v1/partner/campaigns/{id}", get(one))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, request))
+        .routes(routes!(one))
 }
 
 /// Whose campaigns the caller may see: one offerer's, or all for an admin.
@@ -32,13 +33,22 @@ fn scope(caller: Principal) -> Answer<Option<OffererId>> {
     }
 }
 
-#[derive(Deserialize)]
+/// A campaign request.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RequestBody {
+    /// The partner's offer to push (≥ 50 places left on stocks that can still be booked).
     offer_id: i64,
 }
 
 /// 202: the campaign is recorded; its audience is picked by the next `mosaic campaigns run`.
+#[utoipa::path(post, path = "/v1/partner/campaigns", tag = "partner", request_body = RequestBody,
+    security(("bearer" = [])),
+    responses((status = 202, body = CampaignView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse), (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn request(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -62,10 +72,29 @@ async fn request(
     Ok((StatusCode::ACCEPTED, axum::Json(view)))
 }
 
-async fn list(State(engine): State<AppState>, Caller(caller): Caller) -> Answer<impl IntoResponse> {
-    let views = campaign::views(engine.store(), scope(caller)?, &CampaignConfig::default()).await?;
-    Ok(axum::Json(serde_json::json!({ "items": views })))
+/// The caller's campaigns.
+#[derive(Serialize, ToSchema)]
+struct Campaigns {
+    items: Vec<CampaignView>,
 }
+
+/// The partner's campaigns with their numbers (an admin sees every offerer's).
+#[utoipa::path(get, path = "/v1/partner/campaigns", tag = "partner",
+    security(("bearer" = [])),
+    responses((status = 200, body = Campaigns),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse)))]
+async fn list(State(engine): State<AppState>, Caller(caller): Caller) -> Answer<impl IntoResponse> {
+    let items = campaign::views(engine.store(), scope(caller)?, &CampaignConfig::default()).await?;
+    Ok(axum::Json(Campaigns { items }))
+}
+
+/// One of the partner's campaigns; another offerer's is not found.
+#[utoipa::path(get, path = "/v1/partner/campaigns/{id}", tag = "partner",
+    params(("id" = i64, Path, description = "The campaign")),
+    security(("bearer" = [])),
+    responses((status = 200, body = CampaignView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 
 async fn one(
     State(engine): State<AppState>,

@@ -5,8 +5,8 @@
 use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::problem::Problem;
@@ -51,17 +51,32 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 /// The console's routes: the page and its assets.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/console", get(|| async { asset("index.html") }))
-        // One address for the page: its assets are linked by absolute paths.
-        .route(
-            "/console/",
-            get(|| async { Redirect::permanent("/console") }),
-        )
-        .route("/console/{file}", get(file))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(slash))
+        .routes(routes!(file))
 }
 
+/// The curator console (HTML).
+#[utoipa::path(get, path = "/console", tag = "curator",
+    responses((status = 200, description = "The console page", content_type = "text/html")))]
+async fn page() -> Response {
+    asset("index.html")
+}
+
+/// One address for the page: its assets are linked by absolute paths.
+#[utoipa::path(get, path = "/console/", tag = "curator",
+    responses((status = 308, description = "To /console")))]
+async fn slash() -> Redirect {
+    Redirect::permanent("/console")
+}
+
+/// One of the console's files (CSS, JavaScript modules).
+#[utoipa::path(get, path = "/console/{file}", tag = "curator",
+    params(("file" = String, Path, description = "e.g. app.mjs")),
+    responses((status = 200, description = "The file"),
+        (status = 404, response = crate::problem::ProblemResponse)))]
 async fn file(Path(name): Path<String>) -> Response {
     asset(&name)
 }

@@ -3,30 +3,32 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::Router;
 use engine::auth::Principal;
-use engine::boost::{Boost, BoostDraft, BoostTarget};
-use engine::curation::{PersonaFilter, PreviewRequest, DEFAULT_PREVIEW_SAMPLE};
+use engine::boost::{Boost, BoostDraft, BoostStatus, BoostTarget};
+use engine::curation::{
+    BoostPreview, DepartmentCount, PersonaFilter, PreviewRequest, DEFAULT_PREVIEW_SAMPLE,
+};
 use engine::ids::{BoostId, UserId};
 use engine::store::BoostFilter;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Json, Path};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemResponse};
 
 /// The curator routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/curator/boosts", get(list).post(create))
-        .route("/v1/curator/boosts/preview", post(preview))
-        .route("/v1/curator/boosts/departments", get(departments))
-        .route("/v1/curator/taxonomy", get(taxonomy))
-        .route("/v1/curator/boosts/{id}", get(one).put(edit))
-        .route("/v1/curator/boosts/{id}/expire", post(expire))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(preview))
+        .routes(routes!(departments))
+        .routes(routes!(taxonomy))
+        .routes(routes!(one, edit))
+        .routes(routes!(expire))
 }
 
 fn curator(caller: &Caller) -> Answer<()> {
@@ -36,14 +38,19 @@ fn curator(caller: &Caller) -> Answer<()> {
     }
 }
 
-#[derive(Deserialize)]
+/// A boost as a curator writes it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DraftBody {
+    /// What is boosted: an offer, a venue, a subcategory or a search phrase.
     target: BoostTarget,
+    /// Added to feed scores, in [-1, 1].
     weight: f64,
-    /// Unix seconds.
+    /// Start of the window, unix seconds.
     starts_at: i64,
+    /// End of the window, unix seconds (after `starts_at`).
     ends_at: i64,
+    /// Why, for other curators.
     #[serde(default)]
     note: String,
 }
@@ -60,22 +67,65 @@ impl From<DraftBody> for BoostDraft {
     }
 }
 
-fn view(b: &Boost) -> Value {
-    json!({
-        "id": b.id, "target": b.draft.target, "weight": b.draft.weight,
-        "starts_at": b.draft.starts_at, "ends_at": b.draft.ends_at, "note": b.draft.note,
-        "status": b.status(engine::now()), "created_at": b.created_at, "expired_at": b.expired_at,
-    })
+/// A stored boost as curators see it.
+#[derive(Serialize, ToSchema)]
+struct BoostView {
+    id: BoostId,
+    target: BoostTarget,
+    weight: f64,
+    /// Unix seconds.
+    starts_at: i64,
+    /// Unix seconds.
+    ends_at: i64,
+    note: String,
+    /// Where it stands now.
+    status: BoostStatus,
+    /// Unix seconds.
+    created_at: i64,
+    /// When a curator stopped it, unix seconds.
+    expired_at: Option<i64>,
 }
 
+fn view(b: &Boost) -> BoostView {
+    BoostView {
+        id: b.id,
+        target: b.draft.target.clone(),
+        weight: b.draft.weight,
+        starts_at: b.draft.starts_at,
+        ends_at: b.draft.ends_at,
+        note: b.draft.note.clone(),
+        status: b.status(engine::now()),
+        created_at: b.created_at,
+        expired_at: b.expired_at,
+    }
+}
+
+/// Boosts, newest first.
+#[derive(Serialize, ToSchema)]
+struct Boosts {
+    items: Vec<BoostView>,
+}
+
+/// The boosts (at most 200, newest first).
+#[utoipa::path(get, path = "/v1/curator/boosts", tag = "curator",
+    security(("bearer" = [])),
+    responses((status = 200, body = Boosts),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse)))]
 async fn list(State(app): State<AppState>, caller: Caller) -> Answer<impl IntoResponse> {
     curator(&caller)?;
     let boosts = app.store().boosts(BoostFilter::All, 200, 0).await?;
-    Ok(axum::Json(
-        json!({"items": boosts.iter().map(view).collect::<Vec<_>>()}),
-    ))
+    Ok(axum::Json(Boosts {
+        items: boosts.iter().map(view).collect(),
+    }))
 }
 
+/// Publishes a boost: it applies to feeds within its window (at once after this call).
+#[utoipa::path(post, path = "/v1/curator/boosts", tag = "curator", request_body = DraftBody,
+    security(("bearer" = [])),
+    responses((status = 201, body = BoostView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -86,6 +136,13 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(view(&boost))))
 }
 
+/// One boost.
+#[utoipa::path(get, path = "/v1/curator/boosts/{id}", tag = "curator",
+    params(("id" = i64, Path, description = "The boost")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BoostView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 async fn one(
     State(app): State<AppState>,
     caller: Caller,
@@ -101,6 +158,14 @@ async fn one(
 }
 
 /// Replaces target, weight, window and note of a boost that was not expired.
+#[utoipa::path(put, path = "/v1/curator/boosts/{id}", tag = "curator", request_body = DraftBody,
+    params(("id" = i64, Path, description = "The boost")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BoostView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse), (status = 413, response = ProblemResponse),
+        (status = 415, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn edit(
     State(app): State<AppState>,
     caller: Caller,
@@ -113,35 +178,86 @@ async fn edit(
     )))
 }
 
+/// Offers lifted by boosts in force, per department.
+#[derive(Serialize, ToSchema)]
+struct Departments {
+    items: Vec<DepartmentCount>,
+    /// Sum of `offers` over the departments.
+    total: i64,
+}
+
 /// Offers lifted by the boosts in force, per department: the console's map.
+#[utoipa::path(get, path = "/v1/curator/boosts/departments", tag = "curator",
+    security(("bearer" = [])),
+    responses((status = 200, body = Departments),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse)))]
 async fn departments(State(app): State<AppState>, caller: Caller) -> Answer<impl IntoResponse> {
     curator(&caller)?;
     let items = app.boosted_departments().await?;
     let total: i64 = items.iter().map(|d| d.offers).sum();
-    Ok(axum::Json(json!({"items": items, "total": total})))
+    Ok(axum::Json(Departments { items, total }))
+}
+
+/// A subcategory a boost or a persona's taste may name.
+#[derive(Serialize, ToSchema)]
+struct SubcategoryEntry {
+    id: String,
+    /// In French.
+    label: String,
+}
+
+/// A category with its public subcategories.
+#[derive(Serialize, ToSchema)]
+struct CategoryEntry {
+    id: String,
+    /// In French.
+    label: String,
+    subcategories: Vec<SubcategoryEntry>,
+}
+
+/// The categories with public subcategories.
+#[derive(Serialize, ToSchema)]
+struct TaxonomyView {
+    categories: Vec<CategoryEntry>,
 }
 
 /// Categories and their public subcategories, in French: what a boost or a persona's
 /// taste may name.
+#[utoipa::path(get, path = "/v1/curator/taxonomy", tag = "curator",
+    security(("bearer" = [])),
+    responses((status = 200, body = TaxonomyView),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse)))]
 async fn taxonomy(caller: Caller) -> Answer<impl IntoResponse> {
     curator(&caller)?;
     let t = engine::taxonomy::Taxonomy::shipped();
     let categories = t
         .categories()
         .iter()
-        .map(|c| {
-            let subs = t
+        .map(|c| CategoryEntry {
+            id: c.id.clone(),
+            label: c.label.clone(),
+            subcategories: t
                 .public_subcategories()
                 .filter(|s| s.category == c.id)
-                .map(|s| json!({"id": s.id, "label": s.label}))
-                .collect::<Vec<_>>();
-            json!({"id": c.id, "label": c.label, "subcategories": subs})
+                .map(|s| SubcategoryEntry {
+                    id: s.id.clone(),
+                    label: s.label.clone(),
+                })
+                .collect(),
         })
-        .filter(|c| c["subcategories"].as_array().is_some_and(|s| !s.is_empty()))
-        .collect::<Vec<_>>();
-    Ok(axum::Json(json!({"categories": categories})))
+        .filter(|c| !c.subcategories.is_empty())
+        .collect();
+    Ok(axum::Json(TaxonomyView { categories }))
 }
 
+/// Stops a boost now.
+#[utoipa::path(post, path = "/v1/curator/boosts/{id}/expire", tag = "curator",
+    params(("id" = i64, Path, description = "The boost")),
+    security(("bearer" = [])),
+    responses((status = 200, body = BoostView),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse)))]
 async fn expire(
     State(app): State<AppState>,
     caller: Caller,
@@ -151,18 +267,32 @@ async fn expire(
     Ok(axum::Json(view(&app.expire_boost(BoostId(id)).await?)))
 }
 
-#[derive(Deserialize)]
+/// A draft boost to preview, on chosen users or sampled personas.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreviewBody {
     draft: DraftBody,
+    /// The stored boost the draft would replace (an edit).
     replaces: Option<i64>,
+    /// Users to preview for; empty picks personas.
     #[serde(default)]
     users: Vec<i64>,
+    /// How many personas to pick when `users` is empty.
     sample: Option<usize>,
+    /// Narrows the personas picked (department, age, taste).
     #[serde(default)]
     personas: PersonaFilter,
 }
 
+/// The first feed page before and after a draft boost for sample personas, with the change
+/// in diversity and exposure; nothing is stored.
+#[utoipa::path(post, path = "/v1/curator/boosts/preview", tag = "curator", request_body = PreviewBody,
+    security(("bearer" = [])),
+    responses((status = 200, body = BoostPreview),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 413, response = ProblemResponse), (status = 415, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)))]
 async fn preview(
     State(app): State<AppState>,
     caller: Caller,

@@ -3,35 +3,37 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::Router;
 use engine::domain::InteractionKind;
 use engine::ids::OfferId;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::bookings::user_of;
 use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
-use crate::paging::Paging;
-use crate::problem::Problem;
+use crate::paging::{OffsetPage, Paging};
+use crate::problem::{Problem, ProblemResponse};
 
 /// The favorites and interactions routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/favorites", get(list))
-        .route("/v1/favorites/{offer_id}", put(add).delete(remove))
-        .route("/v1/interactions", post(ingest))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(add, remove))
+        .routes(routes!(ingest))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/favorites", tag = "app", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::me::FavoriteView>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -44,6 +46,7 @@ async fn list(
 }
 
 /// 201 when added, 200 when it already was a favorite: a retry changes nothing.
+#[utoipa::path(put, path = "/v1/favorites/{offer_id}", tag = "app", params(("offer_id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 201, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn add(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -64,6 +67,7 @@ async fn add(
     ))
 }
 
+#[utoipa::path(delete, path = "/v1/favorites/{offer_id}", tag = "app", params(("offer_id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 204, description = "removed"), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn remove(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -79,14 +83,14 @@ async fn remove(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Event {
     offer_id: i64,
     kind: InteractionKind,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Events {
     events: Vec<Event>,
@@ -94,6 +98,7 @@ struct Events {
 
 /// 202 with how many events were recorded; they are stamped with the server's clock,
 /// not the client's, so that a skewed phone cannot reorder a profile's history.
+#[utoipa::path(post, path = "/v1/interactions", tag = "app", request_body = Events, security(("bearer" = [])), responses((status = 202, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn ingest(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -1,7 +1,10 @@
 //! The HTTP routes, one module per audience: parse, authorize, call the engine, serialise.
 //!
-//! Each module exposes `routes() -> Router<AppState>`; [`router`] merges them and adds
-//! the layers every route shares. A new audience is one module and one `.merge(...)` line.
+//! Each module exposes `routes() -> OpenApiRouter<AppState>` and registers every handler
+//! with `.routes(routes!(handler))` over a `#[utoipa::path(...)]` annotation (see
+//! `ops.rs` or `app.rs`): that both serves it and documents it in `/openapi.json`.
+//! [`documented`] merges the modules; [`router`] adds the layers every route shares.
+//! A new audience is one module and one `.merge(...)` line in [`documented`].
 
 mod analyst;
 mod app;
@@ -17,14 +20,23 @@ mod partner_offers;
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::Router;
 use engine::domain::Coordinates;
 use engine::Engine;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::layers::{self, DEFAULT_TIMEOUT};
+use crate::metrics;
+use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 
 /// Request bodies are small JSON objects; anything larger is refused with 413.
@@ -49,10 +61,9 @@ impl Deref for AppState {
 /// A handler's result: its answer, or a problem.
 pub type Answer<T> = Result<T, Problem>;
 
-/// The service's routes over `engine`.
-pub fn router(engine: Arc<Engine>) -> Router {
-    let state = AppState { engine };
-    Router::new()
+/// Every route with its OpenAPI description, before state and layers.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(app::routes())
         .merge(bookings::routes())
@@ -64,6 +75,24 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .merge(campaigns::routes())
         .merge(analyst::routes())
         .merge(console::routes())
+}
+
+/// The service's routes over `engine`, with the request deadline from
+/// `MOSAIC_REQUEST_TIMEOUT_MS` (default [`DEFAULT_TIMEOUT`]).
+pub fn router(engine: Arc<Engine>) -> Router {
+    let timeout = std::env::var("MOSAIC_REQUEST_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+    router_with_timeout(engine, timeout)
+}
+
+/// The service's routes over `engine`, each request answered within `timeout` (or a 503
+/// `timeout` problem). See [`crate::layers`] for the order of the layers.
+pub fn router_with_timeout(engine: Arc<Engine>, timeout: Duration) -> Router {
+    let state = AppState { engine };
+    let (routes, _) = documented().split_for_parts();
+    routes
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -72,8 +101,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 "method not allowed on this route",
             )
         })
+        .layer(CatchPanicLayer::custom(layers::panic_problem))
+        .layer(middleware::from_fn_with_state(timeout, layers::deadline))
+        .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        // The last layer added is the outermost: the id is set first, then traced, and
+        // copied onto the response last.
+        .layer(PropagateRequestIdLayer::new(layers::REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(layers::RequestSpan))
+        .layer(SetRequestIdLayer::new(layers::REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
 

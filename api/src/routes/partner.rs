@@ -2,22 +2,24 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::Router;
 use engine::auth::Principal;
 use engine::booking::Canceller;
 use engine::ids::{BookingId, OffererId};
-use serde_json::json;
+use engine::store::UsedBooking;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::app::Cancelled;
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::Path;
+use crate::problem::ProblemResponse;
 
 /// The partner routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/partner/bookings/{token}/use", post(use_booking))
-        .route("/v1/partner/bookings/{id}/cancel", post(partner_cancel))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(use_booking))
+        .routes(routes!(partner_cancel))
 }
 
 /// The offerer behind a partner token; every other role is refused on partner routes.
@@ -28,6 +30,14 @@ pub fn offerer_of(caller: Principal) -> Answer<OffererId> {
     }
 }
 
+/// The venue cancels a booking of one of its offers, at any time; refunded exactly once.
+#[utoipa::path(post, path = "/v1/partner/bookings/{id}/cancel", tag = "partner",
+    params(("id" = i64, Path, description = "The booking")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Cancelled),
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse)))]
 async fn partner_cancel(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -39,8 +49,20 @@ async fn partner_cancel(
     engine
         .cancel(BookingId(id), Canceller::Partner(offerer))
         .await?;
-    Ok(axum::Json(json!({"id": id, "status": "cancelled"})))
+    crate::metrics::booking("cancelled", 1);
+    Ok(axum::Json(Cancelled {
+        id,
+        status: "cancelled",
+    }))
 }
+
+/// Validates a booking's token at the door, once.
+#[utoipa::path(post, path = "/v1/partner/bookings/{token}/use", tag = "partner",
+    params(("token" = String, Path, description = "The booking's token (case does not matter)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = UsedBooking),
+        (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse)))]
 
 async fn use_booking(
     State(engine): State<AppState>,
@@ -54,5 +76,6 @@ async fn use_booking(
         .store()
         .use_booking(&token.to_ascii_uppercase(), offerer, engine::now())
         .await?;
+    crate::metrics::booking("used", 1);
     Ok(axum::Json(used))
 }

@@ -6,25 +6,26 @@ use analytics::download::{self, DownloadColumn, Values};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use engine::ids::{OfferId, OffererId, VenueId};
 use engine::store::{PartnerBooking, PartnerBookingFilter};
 use engine::views::rfc3339;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::partner::offerer_of;
 use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::Query;
-use crate::paging::Paging;
-use crate::problem::Problem;
+use crate::paging::{OffsetPage, Paging};
+use crate::problem::{Problem, ProblemResponse};
 
 /// The partner bookings routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/partner/bookings", get(list))
-        .route("/v1/partner/bookings/export", get(export))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(export))
 }
 
 /// Bookings one export may hold: a worksheet's worth (see [`analytics::XLSX_MAX_ROWS`]);
@@ -68,7 +69,7 @@ async fn filter(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     venue_id: Option<i64>,
@@ -78,6 +79,7 @@ struct ListParams {
     offset: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/partner/bookings", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<PartnerBooking>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -162,14 +164,14 @@ fn column(name: &'static str, rows: &[PartnerBooking]) -> DownloadColumn {
     (name.to_owned(), values)
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum Format {
     Csv,
     Xlsx,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ExportParams {
     format: Format,
@@ -181,6 +183,7 @@ struct ExportParams {
 
 /// The bookings as a file to download, newest first; more than [`MAX_EXPORT_ROWS`] is a
 /// 422 `export_too_large` asking for a filter.
+#[utoipa::path(get, path = "/v1/partner/bookings/export", tag = "partner", params(ExportParams), security(("bearer" = [])), responses((status = 200, description = "CSV (UTF-8 with BOM) or XLSX file"), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn export(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -5,34 +5,35 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
-use axum::Router;
 use engine::domain::Venue;
 use engine::ids::{OfferId, OffererId, StockId, VenueId};
 use engine::store::{NewOffer, NewStock, OfferRecord};
 use engine::views::rfc3339;
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::partner::offerer_of;
 use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
-use crate::paging::Paging;
-use crate::problem::Problem;
+use crate::paging::{OffsetPage, Paging};
+use crate::problem::{Problem, ProblemResponse};
 
 /// The partner catalogue routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/partner/venues", get(venues))
-        .route("/v1/partner/offers", get(offers).post(create))
-        .route("/v1/partner/offers/{id}", get(offer))
-        .route("/v1/partner/offers/{id}/duplicate", post(duplicate))
-        .route("/v1/partner/stocks/{id}", patch(edit_stock))
-        .route("/v1/partner/stats", get(stats))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(venues))
+        .routes(routes!(offers, create))
+        .routes(routes!(offer))
+        .routes(routes!(duplicate))
+        .routes(routes!(edit_stock))
+        .routes(routes!(stats))
 }
 
 /// A venue of the partner's offerer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct VenueOut {
     id: VenueId,
     name: String,
@@ -57,6 +58,7 @@ impl From<Venue> for VenueOut {
     }
 }
 
+#[utoipa::path(get, path = "/v1/partner/venues", tag = "partner", security(("bearer" = [])), responses((status = 200, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn venues(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -73,7 +75,7 @@ async fn venues(
 }
 
 /// A stock line as its partner manages it: places, booked, and what is left.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct StockOut {
     id: StockId,
     price_cents: i64,
@@ -87,7 +89,7 @@ struct StockOut {
 }
 
 /// An offer as its partner manages it, active or not.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OfferOut {
     id: OfferId,
     offerer_id: OffererId,
@@ -138,13 +140,14 @@ impl From<OfferRecord> for OfferOut {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/partner/offers", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<OfferOut>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn offers(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -172,6 +175,7 @@ async fn read_offer(engine: &AppState, offerer: OffererId, id: OfferId) -> Answe
         .ok_or_else(|| Problem::not_found(format!("offer {} not found", id.0)))
 }
 
+#[utoipa::path(get, path = "/v1/partner/offers/{id}", tag = "partner", params(("id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 200, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn offer(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -181,7 +185,7 @@ async fn offer(
     Ok(axum::Json(read_offer(&engine, offerer, OfferId(id)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StockIn {
     price_cents: i64,
@@ -192,7 +196,7 @@ struct StockIn {
     booking_limit_at: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OfferIn {
     /// Absent for a digital offer, which has a `url` instead.
@@ -209,6 +213,7 @@ struct OfferIn {
 }
 
 /// 201 with the new offer; the index shows it to the app at its next refresh.
+#[utoipa::path(post, path = "/v1/partner/offers", tag = "partner", request_body = OfferIn, security(("bearer" = [])), responses((status = 201, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn create(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -242,6 +247,7 @@ async fn create(
 }
 
 /// 201 with the copy: same details and stock lines, none of the bookings.
+#[utoipa::path(post, path = "/v1/partner/offers/{id}/duplicate", tag = "partner", params(("id" = i64, Path, description = "The offer to copy")), security(("bearer" = [])), responses((status = 201, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn duplicate(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -263,7 +269,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Er
     Option::<i64>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StockPatch {
     #[serde(default, deserialize_with = "present")]
@@ -272,6 +278,7 @@ struct StockPatch {
 
 /// 200 with the stock's offer as it now stands; a quantity below the places already
 /// booked is a 409 `quantity_below_booked`.
+#[utoipa::path(patch, path = "/v1/partner/stocks/{id}", tag = "partner", params(("id" = i64, Path, description = "The stock")), request_body = StockPatch, security(("bearer" = [])), responses((status = 200, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn edit_stock(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -288,6 +295,7 @@ async fn edit_stock(
     Ok(axum::Json(read_offer(&engine, offerer, offer).await?))
 }
 
+#[utoipa::path(get, path = "/v1/partner/stats", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::store::OfferStats>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
 async fn stats(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -106,7 +106,7 @@ impl CampaignConfig {
 }
 
 /// Where a campaign stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignStatus {
     /// Asked by the partner; no audience yet.
@@ -152,7 +152,7 @@ impl CampaignStatus {
 }
 
 /// A push campaign for one offer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Campaign {
     pub id: CampaignId,
     pub offer_id: OfferId,
@@ -166,7 +166,7 @@ pub struct Campaign {
 }
 
 /// A campaign's numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CampaignCounts {
     /// Users in the audience.
     pub targeted: i64,
@@ -295,7 +295,7 @@ pub async fn request(
 }
 
 /// A campaign with its numbers, as partners and `mosaic campaigns status` see it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CampaignView {
     #[serde(flatten)]
     pub campaign: Campaign,

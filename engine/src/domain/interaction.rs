@@ -4,7 +4,7 @@ use super::Timestamp;
 use crate::ids::{OfferId, UserId};
 
 /// A signal of interest short of a booking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionKind {
     View,

@@ -11,7 +11,7 @@ use crate::ids::{BookingId, OfferId, OffererId, StockId, UserId};
 use crate::money::Cents;
 
 /// What a partner sees when validating a token at the door.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct UsedBooking {
     pub id: BookingId,
     pub token: String,

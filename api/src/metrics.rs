@@ -1,0 +1,115 @@
+//! Prometheus metrics: per-route latency histograms, booking events and index freshness,
+//! rendered at `/metrics`.
+//!
+//! One registry per process (every router in a process, tests included, shares it);
+//! labels keep routes apart.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Buckets from 1 ms to 30 s: feed and search live in the tens of milliseconds.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The service's metrics and the registry that renders them.
+struct Metrics {
+    registry: Registry,
+    /// `mosaic_http_request_duration_seconds{route, method, status}`.
+    latency: HistogramVec,
+    /// `mosaic_bookings_total{event}`.
+    bookings: IntCounterVec,
+    /// `mosaic_index_age_seconds`.
+    index_age: IntGauge,
+    /// `mosaic_indexed_offers`.
+    indexed_offers: IntGauge,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let registry = Registry::new();
+    let latency = HistogramVec::new(
+        HistogramOpts::new(
+            "mosaic_http_request_duration_seconds",
+            "Time to answer a request, by route template, method and status",
+        )
+        .buckets(BUCKETS.to_vec()),
+        &["route", "method", "status"],
+    )
+    .expect("valid histogram");
+    let bookings = IntCounterVec::new(
+        Opts::new(
+            "mosaic_bookings_total",
+            "Booking events: created, cancelled, used, expired",
+        ),
+        &["event"],
+    )
+    .expect("valid counter");
+    let index_age = IntGauge::new(
+        "mosaic_index_age_seconds",
+        "Seconds since the offer index last caught up with the store",
+    )
+    .expect("valid gauge");
+    let indexed_offers =
+        IntGauge::new("mosaic_indexed_offers", "Offers in the search index").expect("valid gauge");
+    for collector in [
+        Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(bookings.clone()),
+        Box::new(index_age.clone()),
+        Box::new(indexed_offers.clone()),
+    ] {
+        registry
+            .register(collector)
+            .expect("each metric registered once");
+    }
+    Metrics {
+        registry,
+        latency,
+        bookings,
+        index_age,
+        indexed_offers,
+    }
+});
+
+/// Counts `n` booking events (`created`, `cancelled`, `used`, `expired`).
+pub fn booking(event: &str, n: u64) {
+    METRICS.bookings.with_label_values(&[event]).inc_by(n);
+}
+
+/// Records the index's freshness, just before a scrape renders it.
+pub fn index_freshness(age_s: i64, offers: u64) {
+    METRICS.index_age.set(age_s);
+    METRICS
+        .indexed_offers
+        .set(i64::try_from(offers).unwrap_or(i64::MAX));
+}
+
+/// Every metric in the Prometheus text format.
+pub fn render() -> String {
+    let mut out = Vec::new();
+    if let Err(e) = prometheus::TextEncoder::new().encode(&METRICS.registry.gather(), &mut out) {
+        tracing::error!(error = %e, "encoding the metrics failed");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Middleware timing every request under its route template (never the raw path, whose
+/// ids would make one series per resource), method and status.
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    METRICS
+        .latency
+        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
