@@ -1,13 +1,13 @@
 //! The personalised, geolocated, diversified feed.
 
-use indexer::{DigitalMode, GeoFilter, Query, SortBy};
+use indexer::{DigitalMode, GeoFilter, Hit, Query, SortBy};
 use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
 use crate::boost::BoostSet;
 use crate::domain::Coordinates;
 use crate::engine::{now, Engine};
 use crate::error::EngineError;
-use crate::ids::UserId;
+use crate::ids::{OfferId, UserId};
 use crate::profile::{taste, UserTaste};
 use crate::search::format_distance;
 use crate::views::{OfferCard, Page, ReasonView};
@@ -157,8 +157,9 @@ impl Engine {
             } else {
                 &digital
             };
-            let reason = self.reason(&r.reason, &taste, hit.location.is_none());
-            items.push(self.card(hit, results.stored(hit)?, reason)?);
+            let doc = results.stored(hit)?;
+            let reason = self.reason(&r.reason, &taste, hit, &doc.title);
+            items.push(self.card(hit, doc, reason)?);
         }
         let next_cursor =
             (items.len() == req.limit && end < MAX_FEED_DEPTH && candidates.len() > shown.len())
@@ -173,7 +174,8 @@ impl Engine {
         Ok((Page { items, next_cursor }, taste))
     }
 
-    fn reason(&self, reason: &Reason, taste: &UserTaste, digital: bool) -> ReasonView {
+    /// The reason shown for `hit`, titled `title`.
+    fn reason(&self, reason: &Reason, taste: &UserTaste, hit: &Hit, title: &str) -> ReasonView {
         match reason {
             Reason::NearYou { distance_m } => ReasonView {
                 kind: "near_you",
@@ -181,7 +183,7 @@ impl Engine {
             },
             Reason::BecauseYouBooked { category } => ReasonView {
                 kind: "because_you_booked",
-                label: match taste.anchors.get(category) {
+                label: match taste.anchor(category, OfferId(hit.id as i64), title) {
                     Some(title) => format!("Parce que vous avez réservé « {title} »"),
                     None => format!(
                         "Parce que vous aimez : {}",
@@ -202,7 +204,7 @@ impl Engine {
             },
             Reason::Popular => ReasonView {
                 kind: "popular",
-                label: if digital {
+                label: if hit.location.is_none() {
                     "Populaire en ligne"
                 } else {
                     "Populaire près de chez vous"

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use ranking::Profile;
 
 use crate::domain::Timestamp;
+use crate::ids::OfferId;
 use crate::store::HistoryEntry;
 use crate::taxonomy::Taxonomy;
 
@@ -67,10 +68,36 @@ pub(crate) fn profile_from<'a>(
     }
 }
 
-/// A profile and, per category, the title of the latest offer booked in it (for reasons).
+/// A profile and, per category, the offers booked in it, newest first (for reasons).
 pub struct UserTaste {
     pub profile: Profile,
-    pub anchors: HashMap<String, String>,
+    pub anchors: HashMap<String, Vec<Anchor>>,
+}
+
+/// An offer the user booked, that a "because you booked « X »" reason may name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    pub offer_id: OfferId,
+    pub title: String,
+}
+
+impl UserTaste {
+    /// The title of the latest offer booked in `category` other than the candidate
+    /// (`offer_id`, `title`): "because you booked « X »" must not name the offer it
+    /// explains, nor a namesake (the same film at another cinema). `None` when the user
+    /// booked nothing else in the category, so the caller says something else.
+    pub fn anchor(&self, category: &str, offer_id: OfferId, title: &str) -> Option<&str> {
+        self.anchors
+            .get(category)?
+            .iter()
+            .find(|a| a.offer_id != offer_id && !same_title(&a.title, title))
+            .map(|a| a.title.as_str())
+    }
+}
+
+/// Titles that read the same, whatever the case and surrounding spaces.
+fn same_title(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
 }
 
 /// Builds the profile from history entries (newest first) at `now`.
@@ -87,9 +114,14 @@ pub fn taste(
             continue;
         };
         if entry.kind == "booking" {
-            anchors
-                .entry(sub.category.clone())
-                .or_insert_with(|| entry.title.clone());
+            let booked: &mut Vec<Anchor> = anchors.entry(sub.category.clone()).or_default();
+            // Distinct titles, a few: if the first names the candidate, the next does not.
+            if booked.len() < 3 && !booked.iter().any(|a| same_title(&a.title, &entry.title)) {
+                booked.push(Anchor {
+                    offer_id: entry.offer_id,
+                    title: entry.title.clone(),
+                });
+            }
         }
         signals.push(Signal {
             category: &sub.category,
@@ -113,6 +145,42 @@ fn normalise(map: &mut HashMap<String, f64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn booking(offer_id: i64, title: &str, subcategory: &str, at: Timestamp) -> HistoryEntry {
+        HistoryEntry {
+            offer_id: OfferId(offer_id),
+            title: title.into(),
+            subcategory: subcategory.into(),
+            kind: "booking".into(),
+            at,
+        }
+    }
+
+    #[test]
+    fn because_you_booked_never_names_the_offer_it_explains() {
+        let now = 1_000 * 86_400;
+        // Newest first, as the store returns the history.
+        let history = [
+            booking(7, "Dune", "SEANCE_CINE", now - 86_400),
+            booking(8, "dune ", "SEANCE_CINE", now - 2 * 86_400),
+            booking(9, "Paddington", "SEANCE_CINE", now - 3 * 86_400),
+            booking(20, "Les Misérables", "LIVRE_PAPIER", now - 86_400),
+        ];
+        let t = taste(&history, Taxonomy::shipped(), now, None);
+        // Another offer: the latest booking in its category.
+        assert_eq!(t.anchor("CINEMA", OfferId(99), "Alien"), Some("Dune"));
+        // The latest booking itself, or a namesake (the same film elsewhere): the next
+        // booking with another title.
+        assert_eq!(t.anchor("CINEMA", OfferId(7), "Dune"), Some("Paddington"));
+        assert_eq!(t.anchor("CINEMA", OfferId(99), "DUNE"), Some("Paddington"));
+        // The only booking of its category: nothing to name, the caller says another thing.
+        assert_eq!(t.anchor("LIVRE", OfferId(20), "Les Misérables"), None);
+        assert_eq!(
+            t.anchor("LIVRE", OfferId(21), "Germinal"),
+            Some("Les Misérables")
+        );
+        assert_eq!(t.anchor("MUSEE", OfferId(1), "Louvre"), None);
+    }
 
     #[test]
     fn recent_bookings_outweigh_old_ones_and_views() {
