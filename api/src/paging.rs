@@ -1,7 +1,8 @@
 //! Offset paging for list routes, with bounds: a client can neither ask for everything
 //! at once nor scan ever deeper pages, which cost the database more each time.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use crate::problem::Problem;
 
@@ -9,6 +10,23 @@ use crate::problem::Problem;
 pub const MAX_LIMIT: i64 = 100;
 /// Deepest offset a page may start at; past it, filter instead of scrolling.
 pub const MAX_OFFSET: i64 = 100_000;
+
+/// The `limit` and `offset` a paged list takes from its query string, unchecked.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Items per page, 1 to 100.
+    pub limit: Option<i64>,
+    /// Items to skip, 0 to 100,000.
+    pub offset: Option<i64>,
+}
+
+impl PageParams {
+    /// The checked paging, `default_limit` items per page unless asked otherwise.
+    pub fn paging(&self, default_limit: i64) -> Result<Paging, Problem> {
+        Paging::new(self.limit, self.offset, default_limit)
+    }
+}
 
 /// A checked `limit` and `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,15 +5,13 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use engine::auth::Principal;
 use engine::ids::{BookingId, UserId};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Path, Query};
-use crate::paging::{OffsetPage, Paging};
+use crate::paging::{OffsetPage, PageParams};
 use crate::problem::ProblemResponse;
 
 /// The routes of a user's bookings.
@@ -31,28 +29,47 @@ pub fn user_of(caller: Principal) -> Answer<UserId> {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-#[utoipa::path(get, path = "/v1/bookings", tag = "app", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::views::BookingView>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/bookings", tag = "app",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OffsetPage<engine::views::BookingView>),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<PageParams>,
 ) -> Answer<impl IntoResponse> {
     let user = user_of(caller)?;
-    let paging = Paging::new(p.limit, p.offset, 20)?;
+    let paging = p.paging(20)?;
     let items = engine
         .user_bookings(user, paging.limit, paging.offset)
         .await?;
     Ok(axum::Json(paging.page(items)))
 }
 
-#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "app", params(("id" = i64, Path, description = "The booking")), security(("bearer" = [])), responses((status = 200, body = engine::views::BookingView), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/bookings/{id}", tag = "app",
+    params(("id" = i64, Path, description = "The booking")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = engine::views::BookingView),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn one(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -7,7 +7,7 @@ use engine::domain::InteractionKind;
 use engine::ids::OfferId;
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +15,7 @@ use super::bookings::user_of;
 use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
-use crate::paging::{OffsetPage, Paging};
+use crate::paging::{OffsetPage, PageParams};
 use crate::problem::{Problem, ProblemResponse};
 
 /// The favorites and interactions routes.
@@ -26,27 +26,46 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-#[utoipa::path(get, path = "/v1/favorites", tag = "app", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::me::FavoriteView>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/favorites", tag = "app",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OffsetPage<engine::me::FavoriteView>),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<PageParams>,
 ) -> Answer<impl IntoResponse> {
     let user = user_of(caller)?;
-    let paging = Paging::new(p.limit, p.offset, 20)?;
+    let paging = p.paging(20)?;
     let items = engine.favorites(user, paging.limit, paging.offset).await?;
     Ok(axum::Json(paging.page(items)))
 }
 
 /// 201 when added, 200 when it already was a favorite: a retry changes nothing.
-#[utoipa::path(put, path = "/v1/favorites/{offer_id}", tag = "app", params(("offer_id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 201, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    put, path = "/v1/favorites/{offer_id}", tag = "app",
+    params(("offer_id" = i64, Path, description = "The offer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = serde_json::Value),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn add(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -67,7 +86,20 @@ async fn add(
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/favorites/{offer_id}", tag = "app", params(("offer_id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 204, description = "removed"), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    delete, path = "/v1/favorites/{offer_id}", tag = "app",
+    params(("offer_id" = i64, Path, description = "The offer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "removed"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn remove(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -98,7 +130,20 @@ struct Events {
 
 /// 202 with how many events were recorded; they are stamped with the server's clock,
 /// not the client's, so that a skewed phone cannot reorder a profile's history.
-#[utoipa::path(post, path = "/v1/interactions", tag = "app", request_body = Events, security(("bearer" = [])), responses((status = 202, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    post, path = "/v1/interactions", tag = "app",
+    request_body = Events,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, body = serde_json::Value),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn ingest(
     State(engine): State<AppState>,
     Caller(caller): Caller,

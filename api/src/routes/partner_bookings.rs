@@ -79,7 +79,20 @@ struct ListParams {
     offset: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/partner/bookings", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<PartnerBooking>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/bookings", tag = "partner",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OffsetPage<PartnerBooking>),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn list(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -183,7 +196,20 @@ struct ExportParams {
 
 /// The bookings as a file to download, newest first; more than [`MAX_EXPORT_ROWS`] is a
 /// 422 `export_too_large` asking for a filter.
-#[utoipa::path(get, path = "/v1/partner/bookings/export", tag = "partner", params(ExportParams), security(("bearer" = [])), responses((status = 200, description = "CSV (UTF-8 with BOM) or XLSX file"), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/bookings/export", tag = "partner",
+    params(ExportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "CSV (UTF-8 with BOM) or XLSX file"),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn export(
     State(engine): State<AppState>,
     Caller(caller): Caller,

@@ -10,7 +10,7 @@ use engine::ids::{OfferId, OffererId, StockId, VenueId};
 use engine::store::{NewOffer, NewStock, OfferRecord};
 use engine::views::rfc3339;
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,7 +18,7 @@ use super::partner::offerer_of;
 use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
-use crate::paging::{OffsetPage, Paging};
+use crate::paging::{OffsetPage, PageParams};
 use crate::problem::{Problem, ProblemResponse};
 
 /// The partner catalogue routes.
@@ -58,7 +58,19 @@ impl From<Venue> for VenueOut {
     }
 }
 
-#[utoipa::path(get, path = "/v1/partner/venues", tag = "partner", security(("bearer" = [])), responses((status = 200, body = serde_json::Value), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/venues", tag = "partner",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = serde_json::Value),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn venues(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -140,21 +152,27 @@ impl From<OfferRecord> for OfferOut {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-struct ListParams {
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
-
-#[utoipa::path(get, path = "/v1/partner/offers", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<OfferOut>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/offers", tag = "partner",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OffsetPage<OfferOut>),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn offers(
     State(engine): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<PageParams>,
 ) -> Answer<impl IntoResponse> {
     let offerer = offerer_of(caller)?;
-    let paging = Paging::new(p.limit, p.offset, 20)?;
+    let paging = p.paging(20)?;
     let items: Vec<OfferOut> = engine
         .store()
         .partner_offers(offerer, paging.limit, paging.offset)
@@ -175,7 +193,20 @@ async fn read_offer(engine: &AppState, offerer: OffererId, id: OfferId) -> Answe
         .ok_or_else(|| Problem::not_found(format!("offer {} not found", id.0)))
 }
 
-#[utoipa::path(get, path = "/v1/partner/offers/{id}", tag = "partner", params(("id" = i64, Path, description = "The offer")), security(("bearer" = [])), responses((status = 200, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/offers/{id}", tag = "partner",
+    params(("id" = i64, Path, description = "The offer")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OfferOut),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn offer(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -213,7 +244,20 @@ struct OfferIn {
 }
 
 /// 201 with the new offer; the index shows it to the app at its next refresh.
-#[utoipa::path(post, path = "/v1/partner/offers", tag = "partner", request_body = OfferIn, security(("bearer" = [])), responses((status = 201, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    post, path = "/v1/partner/offers", tag = "partner",
+    request_body = OfferIn,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = OfferOut),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn create(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -247,7 +291,20 @@ async fn create(
 }
 
 /// 201 with the copy: same details and stock lines, none of the bookings.
-#[utoipa::path(post, path = "/v1/partner/offers/{id}/duplicate", tag = "partner", params(("id" = i64, Path, description = "The offer to copy")), security(("bearer" = [])), responses((status = 201, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    post, path = "/v1/partner/offers/{id}/duplicate", tag = "partner",
+    params(("id" = i64, Path, description = "The offer to copy")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = OfferOut),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn duplicate(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -278,7 +335,21 @@ struct StockPatch {
 
 /// 200 with the stock's offer as it now stands; a quantity below the places already
 /// booked is a 409 `quantity_below_booked`.
-#[utoipa::path(patch, path = "/v1/partner/stocks/{id}", tag = "partner", params(("id" = i64, Path, description = "The stock")), request_body = StockPatch, security(("bearer" = [])), responses((status = 200, body = OfferOut), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    patch, path = "/v1/partner/stocks/{id}", tag = "partner",
+    params(("id" = i64, Path, description = "The stock")),
+    request_body = StockPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OfferOut),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn edit_stock(
     State(engine): State<AppState>,
     Caller(caller): Caller,
@@ -295,14 +366,27 @@ async fn edit_stock(
     Ok(axum::Json(read_offer(&engine, offerer, offer).await?))
 }
 
-#[utoipa::path(get, path = "/v1/partner/stats", tag = "partner", params(ListParams), security(("bearer" = [])), responses((status = 200, body = OffsetPage<engine::store::OfferStats>), (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse), (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse), (status = 409, response = ProblemResponse), (status = 422, response = ProblemResponse)))]
+#[utoipa::path(
+    get, path = "/v1/partner/stats", tag = "partner",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = OffsetPage<engine::store::OfferStats>),
+        (status = 400, response = ProblemResponse),
+        (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse),
+        (status = 404, response = ProblemResponse),
+        (status = 409, response = ProblemResponse),
+        (status = 422, response = ProblemResponse)
+    )
+)]
 async fn stats(
     State(engine): State<AppState>,
     Caller(caller): Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<PageParams>,
 ) -> Answer<impl IntoResponse> {
     let offerer = offerer_of(caller)?;
-    let paging = Paging::new(p.limit, p.offset, 20)?;
+    let paging = p.paging(20)?;
     let items = engine
         .store()
         .offer_stats(offerer, paging.limit, paging.offset)
