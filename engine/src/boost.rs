@@ -89,6 +89,12 @@ impl BoostDraft {
         if !self.weight.is_finite() || !(-1.0..=1.0).contains(&self.weight) || self.weight == 0.0 {
             return bad("weight must be within [-1, 1] and not 0");
         }
+        // Unix seconds from 1970 to 2100: beyond, a date is a typo, and the window's
+        // length below cannot overflow.
+        let in_range = |t: Timestamp| (0..=4_102_444_800).contains(&t);
+        if !in_range(self.starts_at) || !in_range(self.ends_at) {
+            return bad("starts_at and ends_at must be Unix seconds between 1970 and 2100");
+        }
         if self.ends_at <= self.starts_at {
             return bad("ends_at must be after starts_at");
         }
@@ -197,5 +203,33 @@ impl BoostSet {
                 .unwrap_or(0.0)
             + self.subcategories.get(subcategory).copied().unwrap_or(0.0);
         sum.clamp(-1.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::VenueId;
+
+    #[test]
+    fn windows_far_outside_the_calendar_are_refused_not_overflowed() {
+        let draft = |starts_at, ends_at| BoostDraft {
+            target: BoostTarget::Venue(VenueId(94)),
+            weight: 0.5,
+            starts_at,
+            ends_at,
+            note: String::new(),
+        };
+        let taxonomy = Taxonomy::shipped();
+        // Found by the API fuzz: a huge negative start made `ends_at - starts_at` overflow.
+        for (s, e) in [(-9_223_372_036_854_775_807, 94), (0, i64::MAX), (-1, 10)] {
+            assert!(matches!(
+                draft(s, e).validate(taxonomy),
+                Err(EngineError::BadInput(_))
+            ));
+        }
+        assert!(draft(1_764_547_200, 1_764_547_200 + 86_400)
+            .validate(taxonomy)
+            .is_ok());
     }
 }

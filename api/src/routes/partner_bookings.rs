@@ -187,6 +187,7 @@ enum Format {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ExportParams {
+    #[param(inline)]
     format: Format,
     columns: Option<String>,
     venue_id: Option<i64>,
