@@ -1,6 +1,8 @@
 //! The ledger issue over real HTTP: roles, idempotent retries, 10,000 concurrent
 //! booking attempts, and a kill -9 in the middle of a booking load.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,54 +10,31 @@ use std::time::Duration;
 use engine::auth::Principal;
 use engine::ids::{OffererId, UserId};
 use engine::money::Cents;
-use engine::store::Store;
 use engine::testing::{Fixture, OfferSpec, TestStore};
-use engine::Engine;
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-struct Server {
-    base: String,
-    client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
-}
+use common::Server;
 
-impl Server {
-    async fn start(store: Store) -> Server {
-        let engine: Arc<Engine> = Engine::open(store, None).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, engine, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            base,
-            client: reqwest::Client::new(),
-            _stop: stop,
-        }
+/// POST with an optional token and extra headers: status code and JSON body.
+async fn post(
+    s: &Server,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (u16, Value) {
+    let mut req = s.client.post(format!("{}{path}", s.base)).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
     }
-
-    async fn post(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: &Value,
-    ) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -87,23 +66,23 @@ async fn roles_and_ownership_guard_cancellation_and_validation() {
 
         // Booking: a token must be the booker's; an idempotent retry answers the same.
         let body = json!({"user_id": alice.0, "stock_id": stock.0});
-        let (status, _) = s.post("/v1/bookings", Some(&bob_t), &[], &body).await;
+        let (status, _) = post(&s, "/v1/bookings", Some(&bob_t), &[], &body).await;
         assert_eq!(status, 403);
-        let (status, _) = s.post("/v1/bookings", Some(&curator_t), &[], &body).await;
+        let (status, _) = post(&s, "/v1/bookings", Some(&curator_t), &[], &body).await;
         assert_eq!(status, 403, "a curator cannot book");
-        let (status, _) = s.post("/v1/bookings", Some("mos_forged"), &[], &body).await;
+        let (status, _) = post(&s, "/v1/bookings", Some("mos_forged"), &[], &body).await;
         assert_eq!(status, 401);
         let key = [("Idempotency-Key", "retry-me")];
-        let (status, first) = s.post("/v1/bookings", Some(&alice_t), &key, &body).await;
+        let (status, first) = post(&s, "/v1/bookings", Some(&alice_t), &key, &body).await;
         assert_eq!(status, 201, "{first}");
-        let (status, again) = s.post("/v1/bookings", Some(&alice_t), &key, &body).await;
+        let (status, again) = post(&s, "/v1/bookings", Some(&alice_t), &key, &body).await;
         assert_eq!(
             (status, &again),
             (201, &first),
             "same key, same body: the first answer"
         );
         let other = json!({"user_id": alice.0, "stock_id": stock2.0});
-        let (status, problem) = s.post("/v1/bookings", Some(&alice_t), &key, &other).await;
+        let (status, problem) = post(&s, "/v1/bookings", Some(&alice_t), &key, &other).await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (422, Some("idempotency_key_reused"))
@@ -119,11 +98,11 @@ async fn roles_and_ownership_guard_cancellation_and_validation() {
         // Cancellation: only the booker (404 for others, never data), only users on this route.
         let id = first["id"].as_i64().unwrap();
         let cancel = format!("/v1/bookings/{id}/cancel");
-        let (status, _) = s.post(&cancel, None, &[], &json!({})).await;
+        let (status, _) = post(&s, &cancel, None, &[], &json!({})).await;
         assert_eq!(status, 401);
-        let (status, _) = s.post(&cancel, Some(&bob_t), &[], &json!({})).await;
+        let (status, _) = post(&s, &cancel, Some(&bob_t), &[], &json!({})).await;
         assert_eq!(status, 404);
-        let (status, _) = s.post(&cancel, Some(&partner_t), &[], &json!({})).await;
+        let (status, _) = post(&s, &cancel, Some(&partner_t), &[], &json!({})).await;
         assert_eq!(status, 403);
 
         // Validation at the door: only the offerer's partner, once.
@@ -131,31 +110,31 @@ async fn roles_and_ownership_guard_cancellation_and_validation() {
             "/v1/partner/bookings/{}/use",
             first["token"].as_str().unwrap()
         );
-        let (status, _) = s.post(&door, Some(&alice_t), &[], &json!({})).await;
+        let (status, _) = post(&s, &door, Some(&alice_t), &[], &json!({})).await;
         assert_eq!(status, 403);
-        let (status, used) = s.post(&door, Some(&partner_t), &[], &json!({})).await;
+        let (status, used) = post(&s, &door, Some(&partner_t), &[], &json!({})).await;
         assert_eq!(
             (status, used["status"].as_str()),
             (200, Some("used")),
             "{used}"
         );
-        let (status, problem) = s.post(&door, Some(&partner_t), &[], &json!({})).await;
+        let (status, problem) = post(&s, &door, Some(&partner_t), &[], &json!({})).await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (409, Some("already_used"))
         );
-        let (status, problem) = s.post(&cancel, Some(&alice_t), &[], &json!({})).await;
+        let (status, problem) = post(&s, &cancel, Some(&alice_t), &[], &json!({})).await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (409, Some("already_used"))
         );
 
         // A second booking, cancelled by its user: refunded once.
-        let (_, b2) = s.post("/v1/bookings", Some(&alice_t), &[], &other).await;
+        let (_, b2) = post(&s, "/v1/bookings", Some(&alice_t), &[], &other).await;
         let cancel2 = format!("/v1/bookings/{}/cancel", b2["id"]);
-        let (status, _) = s.post(&cancel2, Some(&alice_t), &[], &json!({})).await;
+        let (status, _) = post(&s, &cancel2, Some(&alice_t), &[], &json!({})).await;
         assert_eq!(status, 200);
-        let (status, problem) = s.post(&cancel2, Some(&alice_t), &[], &json!({})).await;
+        let (status, problem) = post(&s, &cancel2, Some(&alice_t), &[], &json!({})).await;
         assert_eq!(
             (status, problem["code"].as_str()),
             (409, Some("already_cancelled"))
@@ -219,7 +198,7 @@ async fn ten_thousand_concurrent_attempts_keep_every_invariant() {
         let answers: Vec<(u16, Value)> = futures::stream::iter(attempts)
             .map(|body| {
                 let s = s.clone();
-                async move { s.post("/v1/bookings", None, &[], &body).await }
+                async move { post(&s, "/v1/bookings", None, &[], &body).await }
             })
             .buffer_unordered(100)
             .collect()
