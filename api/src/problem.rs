@@ -39,6 +39,49 @@ pub struct ProblemBody {
 )]
 pub struct ProblemResponse(#[allow(dead_code)] ProblemBody);
 
+/// The problems a signed-in route may answer (400, 401, 403, 404, 409, 422), for the
+/// OpenAPI document: one list for the routes that share it rather than a copy in each.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum SignedInProblems {
+    #[response(
+        status = 400,
+        description = "Bad input",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(ProblemBody),
+    #[response(
+        status = 401,
+        description = "No valid token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(ProblemBody),
+    #[response(
+        status = 403,
+        description = "Wrong role",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(ProblemBody),
+    #[response(
+        status = 404,
+        description = "Not found, or not the caller's",
+        content_type = "application/problem+json"
+    )]
+    NotFound(ProblemBody),
+    #[response(
+        status = 409,
+        description = "Conflicts with the current state",
+        content_type = "application/problem+json"
+    )]
+    Conflict(ProblemBody),
+    #[response(
+        status = 422,
+        description = "Refused by a rule",
+        content_type = "application/problem+json"
+    )]
+    Unprocessable(ProblemBody),
+}
+
 impl Problem {
     /// A problem with this status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {

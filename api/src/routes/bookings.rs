@@ -12,7 +12,7 @@ use super::{Answer, AppState};
 use crate::auth::{forbidden, Caller};
 use crate::extract::{Path, Query};
 use crate::paging::{OffsetPage, PageParams};
-use crate::problem::ProblemResponse;
+use crate::problem::SignedInProblems;
 
 /// The routes of a user's bookings.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,12 +35,7 @@ pub fn user_of(caller: Principal) -> Answer<UserId> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OffsetPage<engine::views::BookingView>),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn list(
@@ -62,12 +57,7 @@ async fn list(
     security(("bearer" = [])),
     responses(
         (status = 200, body = engine::views::BookingView),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn one(

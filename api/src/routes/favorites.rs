@@ -16,7 +16,7 @@ use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
 use crate::paging::{OffsetPage, PageParams};
-use crate::problem::{Problem, ProblemResponse};
+use crate::problem::{Problem, SignedInProblems};
 
 /// The favorites and interactions routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -32,12 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OffsetPage<engine::me::FavoriteView>),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn list(
@@ -58,12 +53,7 @@ async fn list(
     security(("bearer" = [])),
     responses(
         (status = 201, body = serde_json::Value),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn add(
@@ -92,12 +82,7 @@ async fn add(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "removed"),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn remove(
@@ -136,12 +121,7 @@ struct Events {
     security(("bearer" = [])),
     responses(
         (status = 202, body = serde_json::Value),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn ingest(

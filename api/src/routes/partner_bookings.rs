@@ -19,7 +19,7 @@ use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::Query;
 use crate::paging::{OffsetPage, Paging};
-use crate::problem::{Problem, ProblemResponse};
+use crate::problem::{Problem, SignedInProblems};
 
 /// The partner bookings routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -85,12 +85,7 @@ struct ListParams {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OffsetPage<PartnerBooking>),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn list(
@@ -203,12 +198,7 @@ struct ExportParams {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "CSV (UTF-8 with BOM) or XLSX file"),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn export(

@@ -19,7 +19,7 @@ use super::{Answer, AppState};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
 use crate::paging::{OffsetPage, PageParams};
-use crate::problem::{Problem, ProblemResponse};
+use crate::problem::{Problem, SignedInProblems};
 
 /// The partner catalogue routes.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -63,12 +63,7 @@ impl From<Venue> for VenueOut {
     security(("bearer" = [])),
     responses(
         (status = 200, body = serde_json::Value),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn venues(
@@ -158,12 +153,7 @@ impl From<OfferRecord> for OfferOut {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OffsetPage<OfferOut>),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn offers(
@@ -199,12 +189,7 @@ async fn read_offer(engine: &AppState, offerer: OffererId, id: OfferId) -> Answe
     security(("bearer" = [])),
     responses(
         (status = 200, body = OfferOut),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn offer(
@@ -250,12 +235,7 @@ struct OfferIn {
     security(("bearer" = [])),
     responses(
         (status = 201, body = OfferOut),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn create(
@@ -297,12 +277,7 @@ async fn create(
     security(("bearer" = [])),
     responses(
         (status = 201, body = OfferOut),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn duplicate(
@@ -342,12 +317,7 @@ struct StockPatch {
     security(("bearer" = [])),
     responses(
         (status = 200, body = OfferOut),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn edit_stock(
@@ -372,12 +342,7 @@ async fn edit_stock(
     security(("bearer" = [])),
     responses(
         (status = 200, body = OffsetPage<engine::store::OfferStats>),
-        (status = 400, response = ProblemResponse),
-        (status = 401, response = ProblemResponse),
-        (status = 403, response = ProblemResponse),
-        (status = 404, response = ProblemResponse),
-        (status = 409, response = ProblemResponse),
-        (status = 422, response = ProblemResponse)
+        SignedInProblems
     )
 )]
 async fn stats(
