@@ -2,7 +2,7 @@
 //!
 //! The matrix (users × offers, weights from bookings and interactions) is factored by a
 //! randomised truncated SVD (Halko, Martinsson & Tropp 2011): a few sparse products with a
-//! random block, a QR to keep the block orthonormal, then the exact SVD of a small matrix.
+//! random block, orthonormalised between products, then the exact SVD of a small matrix.
 //! Offer embeddings are `V·√Σ`; a user's embedding is folded in from their history as
 //! `Σ aᵢ·itemᵢ / σ`, which equals `U·√Σ` for a user of the training matrix, so a user who
 //! booked since the last build still gets an up-to-date embedding without a rebuild.
@@ -18,7 +18,6 @@ use linfa::traits::{Fit, Predict};
 use linfa::DatasetBase;
 use linfa_clustering::KMeans;
 use linfa_linalg::eigh::Eigh;
-use linfa_linalg::qr::QRInto;
 use ndarray::{Array2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -169,10 +168,47 @@ pub struct Factors {
     pub v: Array2<f64>,
 }
 
+/// Rows per parallel chunk of the tall products below.
+const CHUNK_ROWS: usize = 16_384;
+
+/// An orthonormal basis of the column space of the tall `y` (rows × l, l small).
+///
+/// A Householder QR of a million rows is sequential and was most of a build; this goes
+/// through the small Gram matrix instead: `G = YᵀY = V Λ Vᵀ`, so `Y V Λ^-½` has orthonormal
+/// columns, both products parallel over row chunks. Squaring the condition number loses
+/// accuracy in the weakest directions, so the basis is refined by a second pass (as in
+/// CholeskyQR2), and directions below `1e-12` of the strongest are dropped, as a rank-
+/// revealing QR would.
 fn orthonormal(y: Array2<f64>) -> Result<Array2<f64>, EmbeddingError> {
-    Ok(y.qr_into()
-        .map_err(|e| EmbeddingError::Linalg(e.to_string()))?
-        .generate_q())
+    let once = gram_pass(&y)?;
+    gram_pass(&once)
+}
+
+fn gram_pass(y: &Array2<f64>) -> Result<Array2<f64>, EmbeddingError> {
+    let l = y.ncols();
+    let chunks: Vec<_> = y.axis_chunks_iter(Axis(0), CHUNK_ROWS).collect();
+    let gram = chunks
+        .par_iter()
+        .map(|chunk| chunk.t().dot(chunk))
+        .reduce(|| Array2::zeros((l, l)), |a, b| a + b);
+    let (values, vectors) = gram
+        .eigh()
+        .map_err(|e| EmbeddingError::Linalg(e.to_string()))?;
+    let top = values.iter().copied().fold(0.0, f64::max);
+    let kept: Vec<usize> = (0..l).filter(|&i| values[i] > top * 1e-12).collect();
+    if kept.is_empty() {
+        return Err(EmbeddingError::Degenerate("the matrix is zero".into()));
+    }
+    let mut t = vectors.select(Axis(1), &kept);
+    for (mut col, &i) in t.axis_iter_mut(Axis(1)).zip(&kept) {
+        col /= values[i].sqrt();
+    }
+    let mut q = Array2::<f64>::zeros((y.nrows(), kept.len()));
+    let mut outs: Vec<_> = q.axis_chunks_iter_mut(Axis(0), CHUNK_ROWS).collect();
+    outs.par_iter_mut()
+        .zip(&chunks)
+        .for_each(|(out, chunk)| out.assign(&chunk.dot(&t)));
+    Ok(q)
 }
 
 /// The truncated SVD of `a` by randomised range finding.
@@ -273,6 +309,12 @@ pub struct TasteModel {
     vectors: Vec<Arc<[f32]>>,
 }
 
+/// Users KMeans learns the taste clusters from, at most (all of them below that).
+const KMEANS_SAMPLE: usize = 50_000;
+
+/// KMeans restarts from different seeds; the tightest clustering is kept.
+const KMEANS_RUNS: usize = 4;
+
 /// Written first in a model file, so a foreign or older file is refused rather than misread.
 const MAGIC: &[u8; 8] = b"MOSTM001";
 
@@ -319,11 +361,22 @@ impl TasteModel {
         let (centroids, labels) = if active.is_empty() {
             (Array2::zeros((1, dim)), Vec::new())
         } else {
-            let dataset = DatasetBase::from(users.clone());
-            let model = KMeans::params_with_rng(k, ChaCha8Rng::seed_from_u64(params.svd.seed))
+            // Centroids of a dozen clusters are as well placed from a sample of users as
+            // from all of them, and KMeans over a million rows is most of a build.
+            let mut rng = ChaCha8Rng::seed_from_u64(params.svd.seed);
+            let sample = if users.nrows() > KMEANS_SAMPLE {
+                let mut picked =
+                    rand::seq::index::sample(&mut rng, users.nrows(), KMEANS_SAMPLE).into_vec();
+                picked.sort_unstable();
+                users.select(Axis(0), &picked)
+            } else {
+                users.clone()
+            };
+            let model = KMeans::params_with_rng(k, rng)
+                .n_runs(KMEANS_RUNS)
                 .max_n_iterations(100)
                 .tolerance(1e-5)
-                .fit(&dataset)
+                .fit(&DatasetBase::from(sample))
                 .map_err(|e| EmbeddingError::Linalg(e.to_string()))?;
             let labels: Vec<usize> = model.predict(&users).to_vec();
             (model.centroids().clone(), labels)
@@ -582,6 +635,29 @@ mod tests {
         assert!(cosine(&prior, &item(40)) > 0.8);
         assert!(cosine(&prior, &item(3)) < 0.3);
         assert!(model.prior(["nobody"]).is_none());
+    }
+
+    #[test]
+    fn the_basis_is_orthonormal_and_spans_the_input() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        // Tall, with a rank-deficient column (a sum of two others) and a wide spread of scales.
+        let mut y = Array2::from_shape_fn((40_000, 6), |_| rng.gen_range(-1.0..1.0));
+        let (a, b) = (y.column(0).to_owned(), y.column(1).to_owned());
+        y.column_mut(4).assign(&(&a + &b));
+        y.column_mut(5).mapv_inplace(|x| x * 1e-4);
+        let q = orthonormal(y.clone()).unwrap();
+        assert_eq!(q.ncols(), 5, "the dependent column adds no direction");
+        let qtq = q.t().dot(&q);
+        for i in 0..5 {
+            for j in 0..5 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((qtq[[i, j]] - want).abs() < 1e-10, "QᵀQ[{i},{j}] = {}", qtq[[i, j]]);
+            }
+        }
+        // Projecting Y on the basis gives Y back.
+        let back = q.dot(&q.t().dot(&y));
+        let err = (&back - &y).mapv(f64::abs).fold(0.0, |m: f64, &x| m.max(x));
+        assert!(err < 1e-9, "{err}");
     }
 
     #[test]
