@@ -57,6 +57,7 @@ pub async fn seed_store(
     let summary = generated?;
     store.derive_ledger(crate::now()).await?;
     store.reset_sequences().await?;
+    store.analyze().await?;
     progress.finish();
     Ok(summary)
 }
