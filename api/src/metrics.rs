@@ -17,11 +17,19 @@ const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets from 25 µs to 250 ms for the stages of one feed.
+const STAGE_BUCKETS: [f64; 13] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032,
+    0.064, 0.25,
+];
+
 /// The service's metrics and the registry that renders them.
 struct Metrics {
     registry: Registry,
     /// `mosaic_http_request_duration_seconds{route, method, status}`.
     latency: HistogramVec,
+    /// `mosaic_feed_stage_seconds{stage}`.
+    feed_stages: HistogramVec,
     /// `mosaic_bookings_total{event}`.
     bookings: IntCounterVec,
     /// `mosaic_index_age_seconds`.
@@ -41,6 +49,15 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["route", "method", "status"],
     )
     .expect("valid histogram");
+    let feed_stages = HistogramVec::new(
+        HistogramOpts::new(
+            "mosaic_feed_stage_seconds",
+            "Time a feed request spends in each stage: boosts, profile, candidates, rank, cards",
+        )
+        .buckets(STAGE_BUCKETS.to_vec()),
+        &["stage"],
+    )
+    .expect("valid histogram");
     let bookings = IntCounterVec::new(
         Opts::new(
             "mosaic_bookings_total",
@@ -58,6 +75,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         IntGauge::new("mosaic_indexed_offers", "Offers in the search index").expect("valid gauge");
     for collector in [
         Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
+        Box::new(feed_stages.clone()),
         Box::new(bookings.clone()),
         Box::new(index_age.clone()),
         Box::new(indexed_offers.clone()),
@@ -69,11 +87,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     Metrics {
         registry,
         latency,
+        feed_stages,
         bookings,
         index_age,
         indexed_offers,
     }
 });
+
+/// Records where a feed request spent its time.
+pub fn feed_stages(timings: &engine::FeedTimings) {
+    for (stage, spent) in timings.stages() {
+        METRICS
+            .feed_stages
+            .with_label_values(&[stage])
+            .observe(spent.as_secs_f64());
+    }
+}
 
 /// Counts `n` booking events (`created`, `cancelled`, `used`, `expired`).
 pub fn booking(event: &str, n: u64) {

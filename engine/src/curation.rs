@@ -16,7 +16,7 @@ use crate::error::EngineError;
 use crate::ids::{BoostId, OfferId, UserId, VenueId};
 use crate::store::BoostFilter;
 use crate::views::OfferCard;
-use crate::FeedRequest;
+use crate::{FeedRequest, FeedTimings};
 
 /// At most this many boosts are active at once: more is a sign of a runaway script.
 const MAX_ACTIVE_BOOSTS: i64 = 1_000;
@@ -352,8 +352,9 @@ impl Engine {
                 limit: PREVIEW_PAGE,
                 cursor: None,
             };
-            let (before, taste) = self.feed_with(&req, &active.set).await?;
-            let (after_page, _) = self.feed_with(&req, &after).await?;
+            let timings = &mut FeedTimings::default();
+            let (before, taste) = self.feed_with(&req, &active.set, timings).await?;
+            let (after_page, _) = self.feed_with(&req, &after, timings).await?;
             let checks_before = page_check(&before.items, &taste.profile);
             let checks_after = page_check(&after_page.items, &taste.profile);
             let items = |page: &[OfferCard]| -> Vec<PreviewItem> {

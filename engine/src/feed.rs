@@ -1,5 +1,7 @@
 //! The personalised, geolocated, diversified feed.
 
+use std::time::{Duration, Instant};
+
 use indexer::{DigitalMode, GeoFilter, Hit, Query, SortBy};
 use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
@@ -32,21 +34,79 @@ pub struct FeedRequest {
     pub cursor: Option<String>,
 }
 
+/// Where one feed request spent its time, stage by stage: what the service's metrics
+/// break a feed's latency into.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FeedTimings {
+    /// The active boosts (cached for a while, so usually nothing).
+    pub boosts: Duration,
+    /// The user, their history and their credit, from the store; their taste from those.
+    pub profile: Duration,
+    /// The physical and digital candidates from the index, turned into ranking input.
+    pub candidates: Duration,
+    /// Scoring and diversifying.
+    pub rank: Duration,
+    /// The page's cards: stored fields from the index, reasons in French.
+    pub cards: Duration,
+}
+
+impl FeedTimings {
+    /// Each stage with its name, in pipeline order.
+    pub fn stages(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("boosts", self.boosts),
+            ("profile", self.profile),
+            ("candidates", self.candidates),
+            ("rank", self.rank),
+            ("cards", self.cards),
+        ]
+    }
+}
+
+/// Measures consecutive stages: each call to [`Lap::lap`] returns the time since the last.
+struct Lap(Instant);
+
+impl Lap {
+    fn start() -> Lap {
+        Lap(Instant::now())
+    }
+
+    fn lap(&mut self) -> Duration {
+        let now = Instant::now();
+        std::mem::replace(&mut self.0, now).elapsed()
+    }
+}
+
 impl Engine {
     /// A page of the user's feed: offers near the point plus digital ones, scored for the
     /// user and diversified page by page. The same request gives the same page.
     /// Active editorial boosts ([`crate::boost`]) lift or lower the offers they reach.
     pub async fn feed(&self, req: &FeedRequest) -> Result<Page<OfferCard>, EngineError> {
+        Ok(self.feed_timed(req).await?.0)
+    }
+
+    /// [`Engine::feed`], with where the time went.
+    pub async fn feed_timed(
+        &self,
+        req: &FeedRequest,
+    ) -> Result<(Page<OfferCard>, FeedTimings), EngineError> {
+        let mut lap = Lap::start();
         let boosts = self.active_boosts().await?;
-        Ok(self.feed_with(req, &boosts.set).await?.0)
+        let mut timings = FeedTimings {
+            boosts: lap.lap(),
+            ..FeedTimings::default()
+        };
+        let (page, _) = self.feed_with(req, &boosts.set, &mut timings).await?;
+        Ok((page, timings))
     }
 
     /// The feed under the given boosts, with the taste it was ranked for: what a boost
-    /// preview compares.
+    /// preview compares. Fills every stage of `timings` but the boosts'.
     pub(crate) async fn feed_with(
         &self,
         req: &FeedRequest,
         boosts: &BoostSet,
+        timings: &mut FeedTimings,
     ) -> Result<(Page<OfferCard>, UserTaste), EngineError> {
         if !(1..=50).contains(&req.limit) {
             return Err(EngineError::BadInput(
@@ -60,6 +120,7 @@ impl Engine {
             ));
         }
         let cursor = FeedCursor::parse(req.cursor.as_deref())?;
+        let mut lap = Lap::start();
         let user = self
             .store
             .user(req.user_id)
@@ -89,6 +150,7 @@ impl Engine {
             .await?
             .map(|d| d.remaining().0);
         let mut taste = taste(&history, self.taxonomy, now, credit);
+        timings.profile = lap.lap();
 
         let physical = self.index.search(&Query {
             geo: Some(GeoFilter::Radius {
@@ -127,6 +189,7 @@ impl Engine {
             .collect();
         // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).
         self.embed(&mut taste.profile, &mut candidates, &history, &user, now);
+        timings.candidates = lap.lap();
         // The ranking of a day is deterministic, so page k is positions [offset, offset +
         // limit) of the same list. History, popularity or places may have changed since
         // the previous page, though: offers already shown are skipped and the page is
@@ -139,6 +202,7 @@ impl Engine {
             &ctx,
             want,
         );
+        timings.rank = lap.lap();
         let mut items = Vec::with_capacity(req.limit);
         let mut shown = cursor.shown;
         let mut end = cursor.offset;
@@ -171,6 +235,7 @@ impl Engine {
                     }
                     .encode()
                 });
+        timings.cards = lap.lap();
         Ok((Page { items, next_cursor }, taste))
     }
 

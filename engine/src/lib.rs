@@ -35,7 +35,7 @@ pub mod views;
 
 pub use engine::{now, Engine};
 pub use error::EngineError;
-pub use feed::FeedRequest;
+pub use feed::{FeedRequest, FeedTimings};
 pub use indexer::DigitalMode;
 pub use search::SearchRequest;
 pub use seeding::seed_store;
