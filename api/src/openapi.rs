@@ -45,7 +45,16 @@ impl Modify for BearerScheme {
             .get_or_insert_with(Default::default)
             .add_security_scheme(
                 BEARER,
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "A token from `mosaic token create`. An admin token acts for one \
+                             user or offerer on their routes with the header \
+                             `x-act-as: user:<id>` or `x-act-as: offerer:<id>`.",
+                        ))
+                        .build(),
+                ),
             );
     }
 }

@@ -2,8 +2,10 @@
 //! probes answer, `/metrics` times the routes, and request ids travel.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use engine::testing::TestStore;
+use engine::money::Cents;
+use engine::testing::{Fixture, OfferSpec, TestStore};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -26,6 +28,7 @@ const ROUTES: &[&str] = &[
     "POST /v1/bookings/{id}/cancel",
     "POST /v1/partner/bookings/{token}/use",
     "POST /v1/partner/bookings/{id}/cancel",
+    "GET /v1/partner/bookings/{id}",
     "GET /v1/partner/campaigns",
     "POST /v1/partner/campaigns",
     "GET /v1/partner/campaigns/{id}",
@@ -184,4 +187,48 @@ async fn ready_metrics_and_request_ids() {
     assert!(!metrics.contains("999999"));
     assert!(line(&["mosaic_index_age_seconds"]));
     assert!(line(&["mosaic_indexed_offers"]));
+}
+
+#[tokio::test]
+async fn feeds_are_timed_stage_by_stage() {
+    let t = TestStore::sqlite().await;
+    let mut f = Fixture::new(1);
+    f.offer(OfferSpec::default());
+    let user = f.user(Some(Cents(5_000)), None);
+    f.write(&t.store).await;
+    let s = Server::start(t.store.clone()).await;
+    let (status, page, _) = s.get(&format!("/v1/feed?user_id={}", user.0)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let metrics = s.raw(reqwest::Method::GET, "/metrics", None, None).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    for stage in ["boosts", "profile", "candidates", "rank", "cards"] {
+        let count = format!("mosaic_feed_stage_seconds_count{{stage=\"{stage}\"}}");
+        let n: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&count))
+            .unwrap_or_else(|| panic!("no {count} in {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(n >= 1, "{count} {n}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_a_503_problem() {
+    let t = TestStore::sqlite().await;
+    let engine = engine::Engine::open(t.store.clone(), None).await.unwrap();
+    // Anything that waits on the store cannot finish within a nanosecond.
+    let s = Server::serve(api::router_with_timeout(engine, Duration::from_nanos(1))).await;
+    let r = s
+        .raw(reqwest::Method::GET, "/v1/offers/1", None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.content_type, "application/problem+json");
+    let problem = r.json();
+    assert_eq!(problem["code"], "timeout", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("0 ms"),
+        "{problem}"
+    );
 }

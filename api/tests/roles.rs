@@ -237,6 +237,20 @@ struct World {
     theirs_stock: engine::ids::StockId,
     alice: engine::ids::UserId,
     bob: engine::ids::UserId,
+    tokens: Tokens,
+}
+
+/// A token for each of the world's principals.
+struct Tokens {
+    alice_t: String,
+    bob_t: String,
+    /// Offerer 1's partner.
+    p1: String,
+    /// Offerer 1000's partner.
+    p2: String,
+    curator_t: String,
+    analyst_t: String,
+    admin_t: String,
 }
 
 async fn two_offerers(t: TestStore) -> World {
@@ -255,6 +269,16 @@ async fn two_offerers(t: TestStore) -> World {
         ..OfferSpec::default()
     });
     other.write(&t.store).await;
+    let store = &t.store;
+    let tokens = Tokens {
+        alice_t: token(store, Principal::User(alice)).await,
+        bob_t: token(store, Principal::User(bob)).await,
+        p1: token(store, Principal::Partner(engine::ids::OffererId(1))).await,
+        p2: token(store, Principal::Partner(engine::ids::OffererId(1000))).await,
+        curator_t: token(store, Principal::Curator).await,
+        analyst_t: token(store, Principal::Analyst).await,
+        admin_t: token(store, Principal::Admin).await,
+    };
     World {
         t,
         mine,
@@ -263,6 +287,7 @@ async fn two_offerers(t: TestStore) -> World {
         theirs_stock,
         alice,
         bob,
+        tokens,
     }
 }
 
@@ -275,10 +300,13 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
     for t in TestStore::each().await {
         let w = two_offerers(t).await;
         let store = &w.t.store;
-        let p1 = token(store, Principal::Partner(engine::ids::OffererId(1))).await;
-        let p2 = token(store, Principal::Partner(engine::ids::OffererId(1000))).await;
-        let alice_t = token(store, Principal::User(w.alice)).await;
-        let bob_t = token(store, Principal::User(w.bob)).await;
+        let Tokens {
+            alice_t,
+            bob_t,
+            p1,
+            p2,
+            ..
+        } = &w.tokens;
         let s = Server::start(store.clone()).await;
 
         let (status, venues) = s
@@ -692,6 +720,7 @@ fn routes(w: &World, booking: i64, campaign: i64) -> (Vec<Call>, Vec<Call>) {
             Some(json!({"quantity": 1})),
         ),
         (Method::GET, "/v1/partner/bookings".to_owned(), None),
+        (Method::GET, format!("/v1/partner/bookings/{booking}"), None),
         (
             Method::GET,
             "/v1/partner/bookings/export?format=csv".to_owned(),
@@ -730,12 +759,15 @@ async fn the_role_and_ownership_matrix_holds() {
     for t in TestStore::each().await {
         let w = two_offerers(t).await;
         let store = &w.t.store;
-        let alice_t = token(store, Principal::User(w.alice)).await;
-        let bob_t = token(store, Principal::User(w.bob)).await;
-        let p1 = token(store, Principal::Partner(engine::ids::OffererId(1))).await;
-        let p2 = token(store, Principal::Partner(engine::ids::OffererId(1000))).await;
-        let curator_t = token(store, Principal::Curator).await;
-        let analyst_t = token(store, Principal::Analyst).await;
+        let Tokens {
+            alice_t,
+            bob_t,
+            p1,
+            p2,
+            curator_t,
+            analyst_t,
+            ..
+        } = &w.tokens;
         let s = Server::start(store.clone()).await;
 
         // Alice books offerer 1's book; offerer 1000 requests a campaign for its concert.
@@ -875,6 +907,7 @@ async fn the_role_and_ownership_matrix_holds() {
             assert!(!String::from_utf8_lossy(&r.body).contains(&theirs_title));
         }
         for (method, path) in [
+            (Method::GET, format!("/v1/partner/bookings/{booking}")),
             (
                 Method::POST,
                 format!("/v1/partner/bookings/{booking}/cancel"),
@@ -939,5 +972,127 @@ async fn the_role_and_ownership_matrix_holds() {
             "confirmed",
             "untouched by bob and partner 1000"
         );
+    }
+}
+
+/// GET `path` with a bearer token and an `x-act-as` header: status and JSON body.
+async fn acting(s: &Server, path: &str, token: &str, act_as: &str) -> (StatusCode, Value) {
+    let r = s
+        .client
+        .get(format!("{}{path}", s.base))
+        .bearer_auth(token)
+        .header("x-act-as", act_as)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn partners_read_one_booking_and_admins_act_for_one_user_or_offerer() {
+    for t in TestStore::each().await {
+        let w = two_offerers(t).await;
+        let Tokens {
+            alice_t,
+            bob_t,
+            p1,
+            admin_t,
+            ..
+        } = &w.tokens;
+        let s = Server::start(w.t.store.clone()).await;
+        let body = json!({"user_id": w.alice.0, "stock_id": w.mine_stock.0});
+        let (status, booked) = s
+            .call(Method::POST, "/v1/bookings", Some(&alice_t), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{booked}");
+        let booking = booked["id"].as_i64().unwrap();
+
+        // The venue reads one of its bookings.
+        let one = format!("/v1/partner/bookings/{booking}");
+        let (status, got) = s.call(Method::GET, &one, Some(&p1), None).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(
+            (
+                &got["token"],
+                &got["status"],
+                &got["user_id"],
+                &got["amount_cents"]
+            ),
+            (
+                &booked["token"],
+                &json!("confirmed"),
+                &json!(w.alice.0),
+                &booked["amount_cents"]
+            )
+        );
+        assert_eq!(got["offer_id"], w.mine.0);
+        let (status, _) = s
+            .call(Method::GET, "/v1/partner/bookings/999999", Some(&p1), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // An admin names whom it acts for, and then has exactly their view.
+        let (status, problem) = s
+            .call(Method::GET, "/v1/bookings", Some(&admin_t), None)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("x-act-as: user:<id>"),
+            "{problem}"
+        );
+        let as_alice = format!("user:{}", w.alice.0);
+        let (status, list) = acting(&s, "/v1/bookings", &admin_t, &as_alice).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert_eq!(list["items"][0]["id"], booking);
+        let (status, list) =
+            acting(&s, "/v1/bookings", &admin_t, &format!("user:{}", w.bob.0)).await;
+        assert_eq!((status, &list["items"]), (StatusCode::OK, &json!([])));
+        let (status, got) = acting(&s, &one, &admin_t, "offerer:1").await;
+        assert_eq!((status, &got["token"]), (StatusCode::OK, &booked["token"]));
+        let (status, _) = acting(&s, &one, &admin_t, "offerer:1000").await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "offerer 1000's view has no such booking"
+        );
+        let (status, _) = acting(&s, &one, &admin_t, &as_alice).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "acting as a user is not a partner"
+        );
+
+        // Only admins act for someone, for someone who exists, named plainly.
+        for (t, act_as, expected) in [
+            (&alice_t, format!("user:{}", w.bob.0), StatusCode::FORBIDDEN),
+            (&p1, "offerer:1000".to_owned(), StatusCode::FORBIDDEN),
+            (&admin_t, "user:999999".to_owned(), StatusCode::NOT_FOUND),
+            (&admin_t, "offerer:999999".to_owned(), StatusCode::NOT_FOUND),
+            (&admin_t, "admin:1".to_owned(), StatusCode::BAD_REQUEST),
+            (&admin_t, "user:alice".to_owned(), StatusCode::BAD_REQUEST),
+        ] {
+            let (status, problem) = acting(&s, "/v1/bookings", t, &act_as).await;
+            assert_eq!(status, expected, "{act_as}: {problem}");
+            assert!(problem["code"].is_string(), "{problem}");
+        }
+
+        // A user token reads its own feed and wallet only; an admin's reads any.
+        let feed = |u: i64| format!("/v1/feed?user_id={u}&limit=5");
+        let wallet = |u: i64| format!("/v1/users/{u}/wallet");
+        for path in [feed(w.alice.0), wallet(w.alice.0)] {
+            for (who, t, expected) in [
+                ("alice", &alice_t, StatusCode::OK),
+                ("admin", &admin_t, StatusCode::OK),
+                ("bob", &bob_t, StatusCode::FORBIDDEN),
+                ("partner", &p1, StatusCode::FORBIDDEN),
+            ] {
+                let (status, got) = s.call(Method::GET, &path, Some(t), None).await;
+                assert_eq!(status, expected, "{who}: {path}: {got}");
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{point, Answer, AppState};
-use crate::auth::{forbidden, Caller};
+use crate::auth::{forbidden, user_of, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{Problem, ProblemResponse};
 
@@ -47,16 +47,20 @@ struct FeedParams {
     cursor: Option<String>,
 }
 
-/// The user's personalised, diversified feed around a point, one page at a time.
+/// The user's personalised, diversified feed around a point, one page at a time. With a
+/// token, only its user (or an admin) may read this user's feed.
 #[utoipa::path(get, path = "/v1/feed", tag = "app", params(FeedParams),
     responses((status = 200, body = Page<OfferCard>),
-        (status = 400, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
 async fn feed(
     State(engine): State<AppState>,
+    caller: Option<Caller>,
     Query(p): Query<FeedParams>,
 ) -> Answer<impl IntoResponse> {
-    let page = engine
-        .feed(&FeedRequest {
+    may_act_for(caller, UserId(p.user_id))?;
+    let (page, timings) = engine
+        .feed_timed(&FeedRequest {
             user_id: UserId(p.user_id),
             at: point(p.lat, p.lon)?,
             radius_km: p.radius_km,
@@ -64,7 +68,18 @@ async fn feed(
             cursor: p.cursor,
         })
         .await?;
+    crate::metrics::feed_stages(&timings);
     Ok(axum::Json(page))
+}
+
+/// Refuses a token that belongs to someone other than `user` (an admin's passes); no
+/// token at all is the open contract of the first slice.
+fn may_act_for(caller: Option<Caller>, user: UserId) -> Answer<()> {
+    match caller {
+        None | Some(Caller(Principal::Admin)) => Ok(()),
+        Some(Caller(Principal::User(u))) if u == user => Ok(()),
+        Some(_) => Err(forbidden()),
+    }
 }
 
 /// Whether digital offers (no venue) are in the results.
@@ -157,12 +172,19 @@ async fn offer(
     ))
 }
 
-/// A user's credit: balance and current deposit.
+/// A user's credit: balance and current deposit. With a token, only its user's (or any,
+/// for an admin).
 #[utoipa::path(get, path = "/v1/users/{id}/wallet", tag = "app",
     params(("id" = i64, Path, description = "The user")),
     responses((status = 200, body = WalletView),
-        (status = 400, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
-async fn wallet(State(engine): State<AppState>, Path(id): Path<i64>) -> Answer<impl IntoResponse> {
+        (status = 400, response = ProblemResponse), (status = 401, response = ProblemResponse),
+        (status = 403, response = ProblemResponse), (status = 404, response = ProblemResponse)))]
+async fn wallet(
+    State(engine): State<AppState>,
+    caller: Option<Caller>,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    may_act_for(caller, UserId(id))?;
     Ok(axum::Json(engine.wallet(UserId(id)).await?))
 }
 
@@ -204,11 +226,7 @@ async fn book(
     Json(body): Json<BookingBody>,
 ) -> Answer<impl IntoResponse> {
     // With a token, only its user may book, for themself.
-    match caller {
-        None | Some(Caller(Principal::Admin)) => {}
-        Some(Caller(Principal::User(u))) if u == UserId(body.user_id) => {}
-        Some(_) => return Err(forbidden()),
-    }
+    may_act_for(caller, UserId(body.user_id))?;
     let key = match headers.get(IDEMPOTENCY_KEY) {
         None => None,
         Some(v) => {
@@ -263,9 +281,7 @@ async fn cancel(
     Caller(caller): Caller,
     Path(id): Path<i64>,
 ) -> Answer<impl IntoResponse> {
-    let Principal::User(user) = caller else {
-        return Err(forbidden());
-    };
+    let user = user_of(caller)?;
     engine.cancel(BookingId(id), Canceller::User(user)).await?;
     crate::metrics::booking("cancelled", 1);
     Ok(axum::Json(Cancelled {

@@ -3,13 +3,12 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use engine::auth::Principal;
-use engine::ids::{BookingId, UserId};
+use engine::ids::BookingId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Answer, AppState};
-use crate::auth::{forbidden, Caller};
+use crate::auth::{user_of, Caller};
 use crate::extract::{Path, Query};
 use crate::paging::{OffsetPage, PageParams};
 use crate::problem::SignedInProblems;
@@ -19,14 +18,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(one))
-}
-
-/// The user behind a user token; every other role is refused here.
-pub fn user_of(caller: Principal) -> Answer<UserId> {
-    match caller {
-        Principal::User(user) => Ok(user),
-        _ => Err(forbidden()),
-    }
 }
 
 #[utoipa::path(

@@ -11,9 +11,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::bookings::user_of;
 use super::{Answer, AppState};
-use crate::auth::Caller;
+use crate::auth::{user_of, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::paging::{OffsetPage, PageParams};
 use crate::problem::{Problem, SignedInProblems};

@@ -48,6 +48,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     /// The engine every use case goes through.
     pub engine: Arc<Engine>,
+    /// Recently checked bearer tokens.
+    pub tokens: Arc<crate::auth::TokenCache>,
 }
 
 impl Deref for AppState {
@@ -90,7 +92,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
 /// The service's routes over `engine`, each request answered within `timeout` (or a 503
 /// `timeout` problem). See [`crate::layers`] for the order of the layers.
 pub fn router_with_timeout(engine: Arc<Engine>, timeout: Duration) -> Router {
-    let state = AppState { engine };
+    let state = AppState {
+        engine,
+        tokens: Arc::default(),
+    };
     let (routes, _) = documented().split_for_parts();
     routes
         .fallback(|| async { Problem::not_found("no such route") })

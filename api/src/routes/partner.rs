@@ -2,16 +2,15 @@
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use engine::auth::Principal;
 use engine::booking::Canceller;
-use engine::ids::{BookingId, OffererId};
+use engine::ids::BookingId;
 use engine::store::UsedBooking;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::app::Cancelled;
 use super::{Answer, AppState};
-use crate::auth::{forbidden, Caller};
+use crate::auth::{offerer_of, Caller};
 use crate::extract::Path;
 use crate::problem::ProblemResponse;
 
@@ -20,14 +19,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(use_booking))
         .routes(routes!(partner_cancel))
-}
-
-/// The offerer behind a partner token; every other role is refused on partner routes.
-pub fn offerer_of(caller: Principal) -> Answer<OffererId> {
-    match caller {
-        Principal::Partner(offerer) => Ok(offerer),
-        _ => Err(forbidden()),
-    }
 }
 
 /// The venue cancels a booking of one of its offers, at any time; refunded exactly once.
@@ -43,9 +34,7 @@ async fn partner_cancel(
     Caller(caller): Caller,
     Path(id): Path<i64>,
 ) -> Answer<impl IntoResponse> {
-    let Principal::Partner(offerer) = caller else {
-        return Err(forbidden());
-    };
+    let offerer = offerer_of(caller)?;
     engine
         .cancel(BookingId(id), Canceller::Partner(offerer))
         .await?;
@@ -69,9 +58,7 @@ async fn use_booking(
     Caller(caller): Caller,
     Path(token): Path<String>,
 ) -> Answer<impl IntoResponse> {
-    let Principal::Partner(offerer) = caller else {
-        return Err(forbidden());
-    };
+    let offerer = offerer_of(caller)?;
     let used = engine
         .store()
         .use_booking(&token.to_ascii_uppercase(), offerer, engine::now())

@@ -1,12 +1,12 @@
 //! The bookings of a partner's venues (role `partner`, scoped to its offerer): a paged
-//! list, and the same bookings exported as CSV or XLSX with the columns the partner
+//! list, one booking, and the same bookings exported as CSV or XLSX with the columns the partner
 //! chooses. Filtering by another offerer's venue or offer is a 404, never its data.
 
 use analytics::download::{self, DownloadColumn, Values};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use engine::ids::{OfferId, OffererId, VenueId};
+use engine::ids::{BookingId, OfferId, OffererId, VenueId};
 use engine::store::{PartnerBooking, PartnerBookingFilter};
 use engine::views::rfc3339;
 use serde::Deserialize;
@@ -14,10 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::partner::offerer_of;
 use super::{Answer, AppState};
-use crate::auth::Caller;
-use crate::extract::Query;
+use crate::auth::{offerer_of, Caller};
+use crate::extract::{Path, Query};
 use crate::paging::{OffsetPage, Paging};
 use crate::problem::{Problem, SignedInProblems};
 
@@ -25,6 +24,7 @@ use crate::problem::{Problem, SignedInProblems};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(one))
         .routes(routes!(export))
 }
 
@@ -101,6 +101,30 @@ async fn list(
         .partner_bookings(offerer, &filter, paging.limit, paging.offset)
         .await?;
     Ok(axum::Json(paging.page(items)))
+}
+
+/// One booking of the partner's offers; another offerer's booking is a 404.
+#[utoipa::path(
+    get, path = "/v1/partner/bookings/{id}", tag = "partner",
+    params(("id" = i64, Path, description = "The booking")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PartnerBooking),
+        SignedInProblems
+    )
+)]
+async fn one(
+    State(engine): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<i64>,
+) -> Answer<impl IntoResponse> {
+    let offerer = offerer_of(caller)?;
+    let booking = engine
+        .store()
+        .partner_booking(offerer, BookingId(id))
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("booking {id} not found")))?;
+    Ok(axum::Json(booking))
 }
 
 /// The columns an export may have, in their default order.

@@ -14,9 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::partner::offerer_of;
 use super::{Answer, AppState};
-use crate::auth::Caller;
+use crate::auth::{offerer_of, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::paging::{OffsetPage, PageParams};
 use crate::problem::{Problem, SignedInProblems};

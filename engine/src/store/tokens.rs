@@ -14,26 +14,12 @@ impl Store {
         principal: Principal,
         now: Timestamp,
     ) -> Result<String, EngineError> {
+        self.check_exists(principal).await?;
         let (user, offerer) = match principal {
             Principal::User(u) => (Some(u.0), None),
             Principal::Partner(o) => (None, Some(o.0)),
             _ => (None, None),
         };
-        if let Some(u) = user {
-            self.user(UserId(u)).await?.ok_or(EngineError::NotFound {
-                what: "user",
-                id: u,
-            })?;
-        }
-        if let Some(o) = offerer {
-            let exists: Option<i64> = on_pool!(self, p => {
-                sqlx::query_scalar("SELECT id FROM offerers WHERE id = $1").bind(o).fetch_optional(p).await
-            })?;
-            exists.ok_or(EngineError::NotFound {
-                what: "offerer",
-                id: o,
-            })?;
-        }
         let token = new_token();
         let _writer = self.writer().await;
         on_pool!(self, p => {
@@ -50,6 +36,30 @@ impl Store {
             .map(|_| ())
         })?;
         Ok(token)
+    }
+
+    /// `NotFound` unless the user or offerer `principal` names exists (the other roles
+    /// name no one).
+    pub async fn check_exists(&self, principal: Principal) -> Result<(), EngineError> {
+        match principal {
+            Principal::User(u) => {
+                self.user(u).await?.ok_or(EngineError::NotFound {
+                    what: "user",
+                    id: u.0,
+                })?;
+            }
+            Principal::Partner(o) => {
+                let exists: Option<i64> = on_pool!(self, p => {
+                    sqlx::query_scalar("SELECT id FROM offerers WHERE id = $1").bind(o.0).fetch_optional(p).await
+                })?;
+                exists.ok_or(EngineError::NotFound {
+                    what: "offerer",
+                    id: o.0,
+                })?;
+            }
+            Principal::Curator | Principal::Analyst | Principal::Admin => {}
+        }
+        Ok(())
     }
 
     /// The principal behind a token, or `None` for an unknown or revoked one.
