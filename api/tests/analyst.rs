@@ -3,10 +3,13 @@
 use engine::auth::Principal;
 use engine::money::Cents;
 use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
-use engine::Engine;
 use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::Value;
+
+mod common;
+
+use common::Server;
 
 #[tokio::test]
 async fn analysts_read_diversity_summaries_and_nobody_else_does() {
@@ -51,10 +54,8 @@ async fn analysts_read_diversity_summaries_and_nobody_else_does() {
         .create_token(Principal::User(young), engine::now())
         .await
         .unwrap();
-    let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(api::serve(listener, engine, std::future::pending()));
+    let server = Server::start(t.store.clone()).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut r = client.get(format!("{base}{path}"));

@@ -9,31 +9,17 @@ use engine::auth::Principal;
 use engine::campaign::{self, CampaignConfig, CampaignStatus, WebhookSink};
 use engine::ids::OffererId;
 use engine::money::Cents;
-use engine::store::Store;
 use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
 use engine::Engine;
 use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+
+mod common;
+
+use common::{token, Server};
 
 const DAY: i64 = 86_400;
-
-/// Serves `router` on an ephemeral port of 127.0.0.1 until the sender is dropped.
-async fn spawn(router: axum::Router) -> (String, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap()
-    });
-    (base, stop)
-}
 
 async fn post(base: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
     let mut r = reqwest::Client::new()
@@ -44,10 +30,6 @@ async fn post(base: &str, token: Option<&str>, body: Value) -> (StatusCode, Valu
     }
     let r = r.send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
-}
-
-async fn token(store: &Store, who: Principal) -> String {
-    store.create_token(who, engine::now()).await.unwrap()
 }
 
 fn concert(places: i64) -> OfferSpec {
@@ -77,7 +59,8 @@ async fn partners_request_campaigns_for_their_offers_with_fifty_places() {
     let stranger = token(&t.store, Principal::Partner(OffererId(1_000))).await;
     let young = token(&t.store, Principal::User(user)).await;
     let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    let (base, _stop) = spawn(api::router(engine)).await;
+    let server = Server::serve(api::router(engine)).await;
+    let base = server.base.clone();
 
     let (status, body) = post(&base, Some(&partner), json!({"offer_id": small.0})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -186,7 +169,8 @@ async fn a_flaky_webhook_notifies_each_user_once_after_retries_and_reruns() {
         let users: Vec<_> = (0..7).map(|_| f.user_with(UserSpec::default())).collect();
         f.write(store).await;
         let provider = Arc::new(Mutex::new(Provider::default()));
-        let (base, _stop) = spawn(flaky_provider(provider.clone())).await;
+        let webhook = Server::serve(flaky_provider(provider.clone())).await;
+        let base = webhook.base.clone();
         let sink = WebhookSink::new(&format!("{base}/push")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = CampaignConfig {
@@ -291,7 +275,8 @@ async fn a_run_killed_mid_delivery_resumes_without_notifying_anyone_twice() {
             .await
             .unwrap();
         let provider = Arc::new(Mutex::new(Provider::default()));
-        let (base, _stop) = spawn(slow_provider(provider.clone())).await;
+        let webhook = Server::serve(slow_provider(provider.clone())).await;
+        let base = webhook.base.clone();
         let out = tempfile::tempdir().unwrap();
         let (out_dir, hook, url) = (
             out.path().to_path_buf(),

@@ -1,13 +1,13 @@
 //! Curator boosts over real HTTP on 127.0.0.1: roles, create, preview, expire.
 
-use std::sync::Arc;
-
 use engine::auth::Principal;
 use engine::money::Cents;
 use engine::testing::{Fixture, OfferSpec, TestStore};
-use engine::Engine;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+
+mod common;
+
+use common::Server;
 
 async fn call(
     c: &reqwest::Client,
@@ -57,13 +57,8 @@ async fn only_curators_boost_and_preview_shows_the_move() {
         .create_token(Principal::User(user), now)
         .await
         .unwrap();
-    let engine: Arc<Engine> = Engine::open(t.store.clone(), None).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(api::serve(listener, engine, async {
-        let _ = stopped.await;
-    }));
+    let server = Server::start(t.store.clone()).await;
+    let base = server.base.clone();
     let c = reqwest::Client::new();
     let draft = json!({"target": {"kind": "offer", "value": offers[29].0}, "weight": 1.0,
         "starts_at": now - 60, "ends_at": now + 86_400, "note": "Coup de cœur"});
@@ -172,13 +167,8 @@ async fn curators_read_edit_and_map_boosts_and_pick_personas() {
         .create_token(Principal::User(parisian), now)
         .await
         .unwrap();
-    let engine: Arc<Engine> = Engine::open(t.store.clone(), None).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(api::serve(listener, engine, async {
-        let _ = stopped.await;
-    }));
+    let server = Server::start(t.store.clone()).await;
+    let base = server.base.clone();
     let c = reqwest::Client::new();
     let url = format!("{base}/v1/curator/boosts");
     let boost = |target: Value, weight: f64, starts_at: i64| {
@@ -447,13 +437,8 @@ async fn curators_read_the_taxonomy_in_french() {
     let t = TestStore::sqlite().await;
     let now = engine::now();
     let curator = t.store.create_token(Principal::Curator, now).await.unwrap();
-    let engine: Arc<Engine> = Engine::open(t.store.clone(), None).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(api::serve(listener, engine, async {
-        let _ = stopped.await;
-    }));
+    let server = Server::start(t.store.clone()).await;
+    let base = server.base.clone();
     let c = reqwest::Client::new();
     let url = format!("{base}/v1/curator/taxonomy");
     let (status, _, _) = call(&c, url.clone(), None, None).await;

@@ -37,12 +37,22 @@ impl Server {
     /// Serves `store` on 127.0.0.1 with an in-memory index.
     pub async fn start(store: Store) -> Server {
         let engine: Arc<Engine> = Engine::open(store, None).await.unwrap();
+        Server::serve(api::router(engine)).await
+    }
+
+    /// Serves any `router` (the service with other settings, a fake webhook…) on 127.0.0.1.
+    pub async fn serve(router: axum::Router) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, engine, async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        });
         Server {
             base,
             client: reqwest::Client::new(),
