@@ -651,7 +651,11 @@ mod tests {
         for i in 0..5 {
             for j in 0..5 {
                 let want = if i == j { 1.0 } else { 0.0 };
-                assert!((qtq[[i, j]] - want).abs() < 1e-10, "QᵀQ[{i},{j}] = {}", qtq[[i, j]]);
+                assert!(
+                    (qtq[[i, j]] - want).abs() < 1e-10,
+                    "QᵀQ[{i},{j}] = {}",
+                    qtq[[i, j]]
+                );
             }
         }
         // Projecting Y on the basis gives Y back.
