@@ -7,14 +7,17 @@
 #   benches/load.sh [--profile ci|demo|bench] [--seed N] [--requests N] [--connections C]
 #
 # 1. seeds the profile's world into PostgreSQL, or reuses it (benches/world.sh),
-# 2. starts `mosaic serve` twice: the first start builds the on-disk index (or catches an
+# 2. learns the world's taste model once (`mosaic profiles build`, timed) and reuses it,
+# 3. starts `mosaic serve` twice: the first start builds the on-disk index (or catches an
 #    existing one up), the second reopens it — the start-up time reported,
-# 3. draws requests from the store (varied users, places, words, offers; bookings that
+# 4. draws requests from the store (varied users, places, words, offers; bookings that
 #    should all succeed: distinct users with credit left, physical stocks with places),
-# 4. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
+# 5. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
 #    1–3), search, offer detail, bookings — then once over a shuffled mix of all four,
 #    each request sent exactly once,
-# 5. reads the server's peak RSS (VmHWM) and writes the figures to RESULTS.md.
+# 6. reads the server's peak RSS (VmHWM) and its per-stage feed histograms
+#    (`mosaic_feed_stage_seconds`, scraped from /metrics around the feed run), and writes
+#    the figures to RESULTS.md.
 #
 # Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh; LOAD_PORT (8089).
 set -euo pipefail
@@ -30,7 +33,7 @@ while [ $# -gt 0 ]; do
         --seed) seed="$2"; shift 2 ;;
         --requests) requests="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -55,6 +58,19 @@ work="target/load-$profile"
 index_dir="$work/index"
 mkdir -p "$work"
 
+# --- the taste model ----------------------------------------------------------------------
+# The feed runs on the embeddings of the world it serves: learnt once per world by
+# `mosaic profiles build` (timed: the ranking issue's build at this scale, store read
+# included), reused after.
+model="$work/model.bin"
+if [ ! -f "$model" ]; then
+    log "learning the taste model (mosaic profiles build)"
+    timer=()
+    [ -x /usr/bin/time ] && timer=(/usr/bin/time -v -o "$work/profiles.time")
+    "${timer[@]}" env DATABASE_URL="$url" target/release/mosaic profiles build --out "$model.tmp"
+    mv "$model.tmp" "$model"
+fi
+
 # --- the server ---------------------------------------------------------------------------
 server_pid=""
 stop_server() {
@@ -75,7 +91,7 @@ start_server() {
     fi
     started=$(date +%s.%N)
     DATABASE_URL="$url" RUST_LOG=warn target/release/mosaic serve --addr "127.0.0.1:$port" \
-        --index-dir "$index_dir" >>"$work/server.log" 2>&1 &
+        --index-dir "$index_dir" --model "$model" >>"$work/server.log" 2>&1 &
     server_pid=$!
     until curl -fs "$base/ready" >/dev/null 2>&1 || curl -fs "$base/health" >/dev/null 2>&1; do
         kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
@@ -104,6 +120,10 @@ n=$requests
 draw() { psql_db -F $'\t' -c "$1" > "$2"; }
 log "drawing $n requests per family from the store"
 # Feed: users at home (70 %) or at a venue's place; pages 1 (60 %), 2 (25 %) and 3 (15 %).
+# A later page's cursor is `offset.day.shown-ids` (engine/src/feed.rs); wrk cannot carry a
+# page's next_cursor to the next request, so pages 2 and 3 name today's ranking and no
+# shown ids: the same ranking work as following the cursor.
+day=$((now / 86400))
 draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $n),
            v AS (SELECT lat, lon, row_number() OVER () - 1 AS rn FROM
                  (SELECT lat, lon FROM venues ORDER BY md5(id::text || '$seed') LIMIT $n) x),
@@ -111,7 +131,7 @@ draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $n
                          row_number() OVER () AS i FROM u)
       SELECT 'GET', '/v1/feed?user_id=' || ur.id || '&limit=20'
              || CASE WHEN ur.i % 10 < 3 THEN '&lat=' || round(v.lat::numeric, 5) || '&lon=' || round(v.lon::numeric, 5) ELSE '' END
-             || CASE WHEN ur.i % 20 < 12 THEN '' WHEN ur.i % 20 < 17 THEN '&cursor=20' ELSE '&cursor=40' END
+             || CASE WHEN ur.i % 20 < 12 THEN '' WHEN ur.i % 20 < 17 THEN '&cursor=20.$day.' ELSE '&cursor=40.$day.' END
       FROM ur JOIN v USING (rn)" "$work/feed.tsv"
 # Search: the first one or two words of a title, around a venue, 2–50 km, a fifth with
 # categories (percent-encoded by Python: titles have accents).
@@ -189,8 +209,12 @@ for f in feed search offer; do
     head -n $((n / 10)) "$work/$f.tsv" > "$work/warm-$f.tsv"
     run "warm-$f" "$work/warm-$f.tsv" > /dev/null
 done
+# The server's per-stage feed histograms before and after the feed run: their difference
+# is where that run's feeds spent their time.
+curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
 {
     run feed "$work/feed.tsv"
+    curl -fs "$base/metrics" > "$work/metrics-after-feed.txt"
     run search "$work/search.tsv"
     run offer "$work/offer.tsv"
     run booking "$work/booking-only.tsv"
@@ -203,5 +227,7 @@ cat "$work/results.jsonl" >&2
 python3 benches/load/report.py --results "$work/results.jsonl" --rss-kib "$rss_kib" \
     --start-s "$start_s" --first-start-s "$first_start" --fresh-index "$fresh_index" \
     --profile "$profile" --seed "$seed" --connections "$connections" --url "$url" \
+    --profiles-time "$work/profiles.time" \
+    --metrics-before "$work/metrics-before-feed.txt" --metrics-after "$work/metrics-after-feed.txt" \
     --out benches/RESULTS.md
 log "wrote benches/RESULTS.md"

@@ -87,7 +87,91 @@ def section(args, runs):
     first = "building the index from the store" if args.fresh_index == "yes" else "reopening the index"
     lines.append(f"- start-up ≤ 10 s with an existing index: {args.start_s:.1f} s from `mosaic serve` to "
                  f"`/ready`, {verdict(args.start_s <= 10.0)} (first start, {first}: {args.first_start_s:.1f} s)")
+    if args.profiles_time and os.path.exists(args.profiles_time):
+        wall, rss = gnu_time(args.profiles_time)
+        lines.append(f"- taste model of this world (`mosaic profiles build`: read every booking and "
+                     f"interaction from the store, SVD, KMeans, write the file; learnt once and reused "
+                     f"by later runs): {wall} wall clock, peak RSS {rss / 2**20:.2f} GiB")
+    if args.metrics_before and args.metrics_after:
+        lines += stage_profile(args.metrics_before, args.metrics_after)
     return "\n".join(lines) + "\n"
+
+
+def gnu_time(path):
+    """(wall clock as printed, peak RSS in KiB) from a `/usr/bin/time -v` report."""
+    wall, rss = "?", 0
+    for line in open(path, encoding="utf-8"):
+        if "Elapsed (wall clock)" in line:
+            wall = line.rsplit(" ", 1)[1].strip()
+        elif "Maximum resident set size" in line:
+            rss = int(line.rsplit(" ", 1)[1])
+    return wall, rss
+
+
+STAGE = re.compile(r'^mosaic_feed_stage_seconds_(bucket|sum|count)\{(?:le="([^"]+)",)?stage="(\w+)"(?:,le="([^"]+)")?\} (\S+)$')
+
+
+def stage_histograms(path):
+    """stage -> {"sum": s, "count": n, "buckets": [(le, cumulative count)]} from a scrape."""
+    out = {}
+    for line in open(path, encoding="utf-8"):
+        m = STAGE.match(line.strip())
+        if not m:
+            continue
+        kind, le1, stage, le2, value = m.groups()
+        h = out.setdefault(stage, {"sum": 0.0, "count": 0.0, "buckets": []})
+        if kind == "bucket":
+            h["buckets"].append((float(le1 or le2), float(value)))
+        else:
+            h[kind] = float(value)
+    return out
+
+
+def quantile(buckets, q):
+    """The upper bound of the bucket holding quantile q (Prometheus-style, no interpolation)."""
+    total = buckets[-1][1] if buckets else 0
+    for le, n in buckets:
+        if total and n >= q * total:
+            return le
+    return float("inf")
+
+
+def stage_profile(before, after):
+    """Markdown lines: where the feed run's requests spent their time, stage by stage."""
+    b, a = stage_histograms(before), stage_histograms(after)
+    order = ["boosts", "profile", "candidates", "rank", "cards"]
+    rows, total = [], 0.0
+    for stage in order:
+        if stage not in a:
+            continue
+        prev = b.get(stage, {"sum": 0.0, "count": 0.0, "buckets": []})
+        count = a[stage]["count"] - prev["count"]
+        spent = a[stage]["sum"] - prev["sum"]
+        old = dict(prev["buckets"])
+        buckets = [(le, n - old.get(le, 0.0)) for le, n in a[stage]["buckets"]]
+        rows.append((stage, count, spent, buckets))
+        total += spent
+    if not rows or not rows[0][1]:
+        return []
+    n = rows[0][1]
+    lines = ["", "Where a feed's time goes: the server's `mosaic_feed_stage_seconds` histograms, "
+             f"scraped before and after the feed run ({n:.0f} feeds; server side, so without "
+             "HTTP, JSON and queueing). p50 and p99 are bucket upper bounds.", "",
+             "| stage | what | mean ms | share | p50 ≤ ms | p99 ≤ ms |", "|---|---|---|---|---|---|"]
+    what = {
+        "boosts": "active editorial boosts (cached 30 s)",
+        "profile": "user, history (200) and credit from the store; taste",
+        "candidates": "index: ≤ 2,000 physical within the radius + ≤ 300 digital; ranking input",
+        "rank": "score + DPP diversification into the page",
+        "cards": "stored fields of the page's offers, reasons",
+    }
+    for stage, count, spent, buckets in rows:
+        mean = spent / count * 1000 if count else 0.0
+        share = spent / total * 100 if total else 0.0
+        lines.append(f"| {stage} | {what.get(stage, '')} | {mean:.3f} | {share:.0f} % | "
+                     f"{quantile(buckets, 0.5) * 1000:g} | {quantile(buckets, 0.99) * 1000:g} |")
+    lines.append(f"| **all stages** | | {total / n * 1000:.3f} | 100 % | | |")
+    return lines
 
 
 def replace_section(text, new):
@@ -109,6 +193,9 @@ def main():
     p.add_argument("--connections", type=int, required=True)
     p.add_argument("--url", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--profiles-time")
+    p.add_argument("--metrics-before")
+    p.add_argument("--metrics-after")
     args = p.parse_args()
     runs = [json.loads(line) for line in open(args.results, encoding="utf-8") if line.strip()]
     text = open(args.out, encoding="utf-8").read() if os.path.exists(args.out) else "# Benchmark results\n"
