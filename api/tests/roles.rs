@@ -291,6 +291,21 @@ async fn two_offerers(t: TestStore) -> World {
     }
 }
 
+/// Alice books offerer 1's book with her own token; the booking as answered.
+async fn alice_books(s: &Server, w: &World) -> Value {
+    let body = json!({"user_id": w.alice.0, "stock_id": w.mine_stock.0});
+    let (status, booked) = s
+        .call(
+            Method::POST,
+            "/v1/bookings",
+            Some(&w.tokens.alice_t),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booked}");
+    booked
+}
+
 fn in_days(days: i64) -> i64 {
     engine::now() + days * 86_400
 }
@@ -310,7 +325,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
         let s = Server::start(store.clone()).await;
 
         let (status, venues) = s
-            .call(Method::GET, "/v1/partner/venues", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/venues", Some(p1), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{venues}");
         assert_eq!(venues["items"].as_array().unwrap().len(), 1);
@@ -335,7 +350,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::POST,
                 "/v1/partner/offers",
-                Some(&p1),
+                Some(p1),
                 Some(&new_offer),
             )
             .await;
@@ -388,7 +403,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             ),
         ] {
             let r = s
-                .raw(Method::POST, "/v1/partner/offers", Some(&p1), Some(&body))
+                .raw(Method::POST, "/v1/partner/offers", Some(p1), Some(&body))
                 .await;
             assert_eq!(r.status, status, "{body}: {:?}", r.json());
             assert_eq!(r.content_type, "application/problem+json");
@@ -396,7 +411,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
 
         // Listing and reading: each offerer sees its own only.
         let (_, list) = s
-            .call(Method::GET, "/v1/partner/offers", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/offers", Some(p1), None)
             .await;
         let ids: Vec<i64> = list["items"]
             .as_array()
@@ -406,22 +421,22 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .collect();
         assert_eq!(ids, vec![offer_id, w.mine.0], "newest first");
         let (_, list2) = s
-            .call(Method::GET, "/v1/partner/offers", Some(&p2), None)
+            .call(Method::GET, "/v1/partner/offers", Some(p2), None)
             .await;
         assert_eq!(list2["items"].as_array().unwrap().len(), 1);
         assert_eq!(list2["items"][0]["id"], w.theirs.0);
         let one = format!("/v1/partner/offers/{offer_id}");
-        let (status, got) = s.call(Method::GET, &one, Some(&p1), None).await;
+        let (status, got) = s.call(Method::GET, &one, Some(p1), None).await;
         assert_eq!((status, &got["title"]), (StatusCode::OK, &json!(title)));
-        let (status, problem) = s.call(Method::GET, &one, Some(&p2), None).await;
+        let (status, problem) = s.call(Method::GET, &one, Some(p2), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(!problem.to_string().contains("Paradiso"));
 
         // Duplicating copies the details and the stock lines, not the bookings.
         let dup = format!("/v1/partner/offers/{offer_id}/duplicate");
-        let (status, _) = s.call(Method::POST, &dup, Some(&p2), None).await;
+        let (status, _) = s.call(Method::POST, &dup, Some(p2), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, copy) = s.call(Method::POST, &dup, Some(&p1), None).await;
+        let (status, copy) = s.call(Method::POST, &dup, Some(p1), None).await;
         assert_eq!(status, StatusCode::CREATED, "{copy}");
         assert_ne!(copy["id"], created["id"]);
         assert_eq!(copy["title"], created["title"]);
@@ -455,7 +470,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::POST,
                 "/v1/bookings",
-                Some(&alice_t),
+                Some(alice_t),
                 Some(&book(w.alice)),
             )
             .await;
@@ -465,7 +480,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::PATCH,
                 &stock_path,
-                Some(&p1),
+                Some(p1),
                 Some(&json!({"quantity": 1})),
             )
             .await;
@@ -475,7 +490,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::POST,
                 "/v1/bookings",
-                Some(&bob_t),
+                Some(bob_t),
                 Some(&book(w.bob)),
             )
             .await;
@@ -493,7 +508,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             ),
         ] {
             let (got, problem) = s
-                .call(Method::PATCH, &stock_path, Some(&p1), Some(&body))
+                .call(Method::PATCH, &stock_path, Some(p1), Some(&body))
                 .await;
             assert_eq!(got, status, "{body}: {problem}");
         }
@@ -501,7 +516,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::PATCH,
                 &stock_path,
-                Some(&p2),
+                Some(p2),
                 Some(&json!({"quantity": 9})),
             )
             .await;
@@ -510,7 +525,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::PATCH,
                 &stock_path,
-                Some(&p1),
+                Some(p1),
                 Some(&json!({"quantity": null})),
             )
             .await;
@@ -519,7 +534,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::POST,
                 "/v1/bookings",
-                Some(&bob_t),
+                Some(bob_t),
                 Some(&book(w.bob)),
             )
             .await;
@@ -527,17 +542,17 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
 
         // Bookings of the partner's venues, paged and filtered; another's filters are 404.
         let (status, bookings) = s
-            .call(Method::GET, "/v1/partner/bookings?limit=1", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/bookings?limit=1", Some(p1), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{bookings}");
         assert_eq!(bookings["items"].as_array().unwrap().len(), 1);
         assert_eq!(bookings["next_offset"], 1);
         assert_eq!(bookings["items"][0]["offer_title"], title);
         let filtered = format!("/v1/partner/bookings?offer_id={offer_id}&status=confirmed");
-        let (_, filtered) = s.call(Method::GET, &filtered, Some(&p1), None).await;
+        let (_, filtered) = s.call(Method::GET, &filtered, Some(p1), None).await;
         assert_eq!(filtered["items"].as_array().unwrap().len(), 2);
         let (_, none) = s
-            .call(Method::GET, "/v1/partner/bookings", Some(&p2), None)
+            .call(Method::GET, "/v1/partner/bookings", Some(p2), None)
             .await;
         assert_eq!(none["items"], json!([]));
         for (path, status) in [
@@ -558,7 +573,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
                 StatusCode::BAD_REQUEST,
             ),
         ] {
-            let (got, _) = s.call(Method::GET, &path, Some(&p2), None).await;
+            let (got, _) = s.call(Method::GET, &path, Some(p2), None).await;
             assert_eq!(got, status, "{path}");
         }
 
@@ -567,7 +582,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .raw(
                 Method::GET,
                 "/v1/partner/bookings/export?format=csv&columns=id,offer_title,venue_name,amount_cents",
-                Some(&p1),
+                Some(p1),
                 None,
             )
             .await;
@@ -595,7 +610,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .raw(
                 Method::GET,
                 "/v1/partner/bookings/export?format=xlsx&columns=offer_title,beginning_at",
-                Some(&p1),
+                Some(p1),
                 None,
             )
             .await;
@@ -606,7 +621,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .raw(
                 Method::GET,
                 "/v1/partner/bookings/export?format=csv",
-                Some(&p2),
+                Some(p2),
                 None,
             )
             .await;
@@ -628,7 +643,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
                 .raw(
                     Method::GET,
                     &format!("/v1/partner/bookings/export?{q}"),
-                    Some(&p1),
+                    Some(p1),
                     None,
                 )
                 .await;
@@ -639,7 +654,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::GET,
                 &format!("/v1/partner/bookings/export?format=csv&offer_id={offer_id}"),
-                Some(&p2),
+                Some(p2),
                 None,
             )
             .await;
@@ -655,13 +670,13 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             .call(
                 Method::POST,
                 "/v1/interactions",
-                Some(&alice_t),
+                Some(alice_t),
                 Some(&views),
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED);
         let (status, stats) = s
-            .call(Method::GET, "/v1/partner/stats", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/stats", Some(p1), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{stats}");
         let top = &stats["items"][0];
@@ -676,7 +691,7 @@ async fn partners_manage_offers_stocks_bookings_exports_and_stats() {
             "{stats}"
         );
         let (_, stats2) = s
-            .call(Method::GET, "/v1/partner/stats", Some(&p2), None)
+            .call(Method::GET, "/v1/partner/stats", Some(p2), None)
             .await;
         assert!(stats2["items"]
             .as_array()
@@ -771,18 +786,14 @@ async fn the_role_and_ownership_matrix_holds() {
         let s = Server::start(store.clone()).await;
 
         // Alice books offerer 1's book; offerer 1000 requests a campaign for its concert.
-        let body = json!({"user_id": w.alice.0, "stock_id": w.mine_stock.0});
-        let (status, booked) = s
-            .call(Method::POST, "/v1/bookings", Some(&alice_t), Some(&body))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{booked}");
+        let booked = alice_books(&s, &w).await;
         let booking = booked["id"].as_i64().unwrap();
         let secret = booked["token"].as_str().unwrap().to_owned();
         let (status, campaign) = s
             .call(
                 Method::POST,
                 "/v1/partner/campaigns",
-                Some(&p2),
+                Some(p2),
                 Some(&json!({"offer_id": w.theirs.0})),
             )
             .await;
@@ -825,6 +836,7 @@ async fn the_role_and_ownership_matrix_holds() {
             }
         }
         // Only users book, for themselves.
+        let body = json!({"user_id": w.alice.0, "stock_id": w.mine_stock.0});
         for (who, t) in [
             ("curator", &curator_t),
             ("analyst", &analyst_t),
@@ -842,13 +854,11 @@ async fn the_role_and_ownership_matrix_holds() {
             (Method::GET, format!("/v1/bookings/{booking}")),
             (Method::POST, format!("/v1/bookings/{booking}/cancel")),
         ] {
-            let r = s.raw(method.clone(), &path, Some(&bob_t), None).await;
+            let r = s.raw(method.clone(), &path, Some(bob_t), None).await;
             assert_eq!(r.status, StatusCode::NOT_FOUND, "bob: {method} {path}");
             assert!(!String::from_utf8_lossy(&r.body).contains(&secret));
         }
-        let (_, bobs) = s
-            .call(Method::GET, "/v1/bookings", Some(&bob_t), None)
-            .await;
+        let (_, bobs) = s.call(Method::GET, "/v1/bookings", Some(bob_t), None).await;
         assert_eq!(bobs["items"], json!([]));
 
         // Another offerer's offers, stocks, bookings, exports and campaigns: 404 or nothing.
@@ -898,7 +908,7 @@ async fn the_role_and_ownership_matrix_holds() {
                 Some(json!({"offer_id": w.theirs.0})),
             ),
         ] {
-            let r = s.raw(method.clone(), &path, Some(&p1), body.as_ref()).await;
+            let r = s.raw(method.clone(), &path, Some(p1), body.as_ref()).await;
             assert_eq!(
                 r.status,
                 StatusCode::NOT_FOUND,
@@ -921,7 +931,7 @@ async fn the_role_and_ownership_matrix_holds() {
                 ),
             ),
         ] {
-            let r = s.raw(method.clone(), &path, Some(&p2), None).await;
+            let r = s.raw(method.clone(), &path, Some(p2), None).await;
             assert_eq!(
                 r.status,
                 StatusCode::NOT_FOUND,
@@ -930,7 +940,7 @@ async fn the_role_and_ownership_matrix_holds() {
             assert!(!String::from_utf8_lossy(&r.body).contains(&secret));
         }
         let (_, campaigns) = s
-            .call(Method::GET, "/v1/partner/campaigns", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/campaigns", Some(p1), None)
             .await;
         assert_eq!(
             campaigns["items"],
@@ -942,7 +952,7 @@ async fn the_role_and_ownership_matrix_holds() {
             "/v1/partner/stats",
             "/v1/partner/bookings",
         ] {
-            let r = s.raw(Method::GET, path, Some(&p2), None).await;
+            let r = s.raw(Method::GET, path, Some(p2), None).await;
             assert_eq!(r.status, StatusCode::OK);
             let text = String::from_utf8_lossy(&r.body);
             assert!(!text.contains(&secret), "{path}: {text}");
@@ -955,7 +965,7 @@ async fn the_role_and_ownership_matrix_holds() {
             .raw(
                 Method::GET,
                 "/v1/partner/bookings/export?format=csv",
-                Some(&p2),
+                Some(p2),
                 None,
             )
             .await;
@@ -1001,16 +1011,12 @@ async fn partners_read_one_booking_and_admins_act_for_one_user_or_offerer() {
             ..
         } = &w.tokens;
         let s = Server::start(w.t.store.clone()).await;
-        let body = json!({"user_id": w.alice.0, "stock_id": w.mine_stock.0});
-        let (status, booked) = s
-            .call(Method::POST, "/v1/bookings", Some(&alice_t), Some(&body))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{booked}");
+        let booked = alice_books(&s, &w).await;
         let booking = booked["id"].as_i64().unwrap();
 
         // The venue reads one of its bookings.
         let one = format!("/v1/partner/bookings/{booking}");
-        let (status, got) = s.call(Method::GET, &one, Some(&p1), None).await;
+        let (status, got) = s.call(Method::GET, &one, Some(p1), None).await;
         assert_eq!(status, StatusCode::OK, "{got}");
         assert_eq!(
             (
@@ -1028,13 +1034,13 @@ async fn partners_read_one_booking_and_admins_act_for_one_user_or_offerer() {
         );
         assert_eq!(got["offer_id"], w.mine.0);
         let (status, _) = s
-            .call(Method::GET, "/v1/partner/bookings/999999", Some(&p1), None)
+            .call(Method::GET, "/v1/partner/bookings/999999", Some(p1), None)
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // An admin names whom it acts for, and then has exactly their view.
         let (status, problem) = s
-            .call(Method::GET, "/v1/bookings", Some(&admin_t), None)
+            .call(Method::GET, "/v1/bookings", Some(admin_t), None)
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(
@@ -1045,21 +1051,21 @@ async fn partners_read_one_booking_and_admins_act_for_one_user_or_offerer() {
             "{problem}"
         );
         let as_alice = format!("user:{}", w.alice.0);
-        let (status, list) = acting(&s, "/v1/bookings", &admin_t, &as_alice).await;
+        let (status, list) = acting(&s, "/v1/bookings", admin_t, &as_alice).await;
         assert_eq!(status, StatusCode::OK, "{list}");
         assert_eq!(list["items"][0]["id"], booking);
         let (status, list) =
-            acting(&s, "/v1/bookings", &admin_t, &format!("user:{}", w.bob.0)).await;
+            acting(&s, "/v1/bookings", admin_t, &format!("user:{}", w.bob.0)).await;
         assert_eq!((status, &list["items"]), (StatusCode::OK, &json!([])));
-        let (status, got) = acting(&s, &one, &admin_t, "offerer:1").await;
+        let (status, got) = acting(&s, &one, admin_t, "offerer:1").await;
         assert_eq!((status, &got["token"]), (StatusCode::OK, &booked["token"]));
-        let (status, _) = acting(&s, &one, &admin_t, "offerer:1000").await;
+        let (status, _) = acting(&s, &one, admin_t, "offerer:1000").await;
         assert_eq!(
             status,
             StatusCode::NOT_FOUND,
             "offerer 1000's view has no such booking"
         );
-        let (status, _) = acting(&s, &one, &admin_t, &as_alice).await;
+        let (status, _) = acting(&s, &one, admin_t, &as_alice).await;
         assert_eq!(
             status,
             StatusCode::FORBIDDEN,
