@@ -179,8 +179,8 @@ const CHUNK_ROWS: usize = 16_384;
 /// accuracy in the weakest directions, so the basis is refined by a second pass (as in
 /// CholeskyQR2), and directions below `1e-12` of the strongest are dropped, as a rank-
 /// revealing QR would.
-fn orthonormal(y: Array2<f64>) -> Result<Array2<f64>, EmbeddingError> {
-    let once = gram_pass(&y)?;
+fn orthonormal(y: &Array2<f64>) -> Result<Array2<f64>, EmbeddingError> {
+    let once = gram_pass(y)?;
     gram_pass(&once)
 }
 
@@ -227,10 +227,10 @@ pub fn truncated_svd(a: &InteractionMatrix, params: &SvdParams) -> Result<Factor
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     // Uniform on [-1, 1] spans the range as well as a Gaussian block does.
     let omega = Array2::from_shape_fn((a.cols, l), |_| rng.gen_range(-1.0..1.0));
-    let mut q = orthonormal(a.mul_dense(&omega))?;
+    let mut q = orthonormal(&a.mul_dense(&omega))?;
     for _ in 0..params.power_iterations {
-        let z = orthonormal(at.mul_dense(&q))?;
-        q = orthonormal(a.mul_dense(&z))?;
+        let z = orthonormal(&at.mul_dense(&q))?;
+        q = orthonormal(&a.mul_dense(&z))?;
     }
     // B = Qᵀ A is l × cols; its SVD comes from the eigenvectors of the small B Bᵀ.
     let bt = at.mul_dense(&q); // cols × l
@@ -645,7 +645,7 @@ mod tests {
         let (a, b) = (y.column(0).to_owned(), y.column(1).to_owned());
         y.column_mut(4).assign(&(&a + &b));
         y.column_mut(5).mapv_inplace(|x| x * 1e-4);
-        let q = orthonormal(y.clone()).unwrap();
+        let q = orthonormal(&y).unwrap();
         assert_eq!(q.ncols(), 5, "the dependent column adds no direction");
         let qtq = q.t().dot(&q);
         for i in 0..5 {
