@@ -10,9 +10,8 @@ use engine::campaign::{self, CampaignConfig, CampaignStatus, WebhookSink};
 use engine::ids::OffererId;
 use engine::money::Cents;
 use engine::testing::{Fixture, OfferSpec, TestStore, UserSpec};
-use engine::Engine;
 use indicatif::ProgressBar;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 mod common;
@@ -21,15 +20,10 @@ use common::{token, Server};
 
 const DAY: i64 = 86_400;
 
-async fn post(base: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let mut r = reqwest::Client::new()
-        .post(format!("{base}/v1/partner/campaigns"))
-        .json(&body);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
-    }
-    let r = r.send().await.unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
+/// Requests a campaign: status and body.
+async fn post(s: &Server, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    s.call(Method::POST, "/v1/partner/campaigns", token, Some(&body))
+        .await
 }
 
 fn concert(places: i64) -> OfferSpec {
@@ -58,63 +52,59 @@ async fn partners_request_campaigns_for_their_offers_with_fifty_places() {
     let partner = token(&t.store, Principal::Partner(OffererId(1))).await;
     let stranger = token(&t.store, Principal::Partner(OffererId(1_000))).await;
     let young = token(&t.store, Principal::User(user)).await;
-    let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    let server = Server::serve(api::router(engine)).await;
-    let base = server.base.clone();
+    let server = Server::start(t.store.clone()).await;
 
-    let (status, body) = post(&base, Some(&partner), json!({"offer_id": small.0})).await;
+    let (status, body) = post(&server, Some(&partner), json!({"offer_id": small.0})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "not_enough_places");
     assert!(body["detail"].as_str().unwrap().contains("49"), "{body}");
 
-    let (status, body) = post(&base, Some(&partner), json!({"offer_id": big.0})).await;
+    let (status, body) = post(&server, Some(&partner), json!({"offer_id": big.0})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "requested");
     assert_eq!(body["offer_id"], big.0);
     assert_eq!(body["targeted"], 0);
     let id = body["id"].as_i64().unwrap();
 
-    let (status, body) = post(&base, Some(&partner), json!({"offer_id": big.0})).await;
+    let (status, body) = post(&server, Some(&partner), json!({"offer_id": big.0})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "campaign_already_active");
     // Another partner, a young person, nobody: never the campaign.
     assert_eq!(
-        post(&base, Some(&stranger), json!({"offer_id": big.0}))
+        post(&server, Some(&stranger), json!({"offer_id": big.0}))
             .await
             .0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        post(&base, Some(&young), json!({"offer_id": big.0}))
+        post(&server, Some(&young), json!({"offer_id": big.0}))
             .await
             .0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        post(&base, None, json!({"offer_id": big.0})).await.0,
+        post(&server, None, json!({"offer_id": big.0})).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        post(&base, Some(&partner), json!({"offer": big.0})).await.0,
+        post(&server, Some(&partner), json!({"offer": big.0}))
+            .await
+            .0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
-    let client = reqwest::Client::new();
     let get = |path: String, t: String| {
-        let client = client.clone();
-        async move {
-            let r = client.get(path).bearer_auth(t).send().await.unwrap();
-            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
-        }
+        let server = &server;
+        async move { server.call(Method::GET, &path, Some(&t), None).await }
     };
-    let (status, list) = get(format!("{base}/v1/partner/campaigns"), partner.clone()).await;
+    let (status, list) = get("/v1/partner/campaigns".into(), partner.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    let (_, list) = get(format!("{base}/v1/partner/campaigns"), stranger.clone()).await;
+    let (_, list) = get("/v1/partner/campaigns".into(), stranger.clone()).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
-    let (status, _) = get(format!("{base}/v1/partner/campaigns/{id}"), stranger).await;
+    let (status, _) = get(format!("/v1/partner/campaigns/{id}"), stranger).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, one) = get(format!("{base}/v1/partner/campaigns/{id}"), partner).await;
+    let (status, one) = get(format!("/v1/partner/campaigns/{id}"), partner).await;
     assert_eq!((status, one["id"].as_i64()), (StatusCode::OK, Some(id)));
 }
 
