@@ -112,6 +112,12 @@ pub struct Query {
     pub limit: usize,
     /// Compute per-category counts over all matching offers.
     pub facets: bool,
+    /// Count every matching offer into `total` (the default). When `false`, a search
+    /// for the nearest physical offers (no text, radius, [`SortBy::Distance`],
+    /// [`DigitalMode::Exclude`], no facets) may stop at a smaller disk around the centre
+    /// that already holds the whole page: the page is the same, and `total` is then
+    /// only a lower bound, at least `offset + limit`.
+    pub exact_total: bool,
 }
 
 impl Default for Query {
@@ -125,6 +131,7 @@ impl Default for Query {
             offset: 0,
             limit: DEFAULT_LIMIT,
             facets: false,
+            exact_total: true,
         }
     }
 }
@@ -232,6 +239,23 @@ impl Query {
             limit: self.limit.min(MAX_LIMIT),
             facets: self.facets,
         })
+    }
+
+    /// The radius of a search that may look for its page in smaller disks first
+    /// (see [`Query::exact_total`]), with its centre.
+    pub(crate) fn nearest_first(&self, plan: &Plan) -> Option<(GeoPoint, f64)> {
+        match plan.geo {
+            GeoPlan::Radius { center, radius_m }
+                if !self.exact_total
+                    && plan.terms.is_empty()
+                    && plan.sort == SortBy::Distance
+                    && plan.digital == DigitalMode::Exclude
+                    && !plan.facets =>
+            {
+                Some((center, radius_m))
+            }
+            _ => None,
+        }
     }
 
     /// With only digital offers wanted, the geo filter does not apply.

@@ -365,3 +365,58 @@ fn invalid_geo_input_is_bad_input() {
         assert!(err.is_bad_input(), "{bbox:?}: {err}");
     }
 }
+
+/// Nearest-first searches (`exact_total: false`) may stop at a disk smaller than the
+/// one asked for: their pages must be exactly the full search's, sold-out offers
+/// excluded as by default, and their total a lower bound that still covers the page.
+#[test]
+fn nearest_first_pages_equal_full_searches() {
+    let mut rng = rng(13);
+    let (index, offers) = build(&mut rng);
+    let mut stopped_early = 0;
+    for i in 0..600 {
+        let center = if i % 2 == 0 {
+            let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
+            offset(
+                lat,
+                lon,
+                rng.gen_range(0.0..3_000.0),
+                rng.gen_range(0.0..6.3),
+            )
+        } else {
+            near_cell_vertex(&mut rng, &offers)
+        };
+        let radius_m = log_uniform(&mut rng, 1_000.0, 100_000.0);
+        let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..60));
+        let full = Query {
+            geo: Some(GeoFilter::Radius { center, radius_m }),
+            digital: DigitalMode::Exclude,
+            sort: Some(SortBy::Distance),
+            offset: offset_,
+            limit,
+            ..Query::default()
+        };
+        let exact = index.search(&full).unwrap();
+        let nearest = index
+            .search(&Query {
+                exact_total: false,
+                ..full.clone()
+            })
+            .unwrap();
+        let page = |r: &indexer::SearchResults| -> Vec<(u64, f64)> {
+            r.hits.iter().map(|h| (h.id, h.distance_m.unwrap())).collect()
+        };
+        assert_eq!(
+            page(&nearest),
+            page(&exact),
+            "query {i} at {center:?} r={radius_m}"
+        );
+        assert!(nearest.total <= exact.total, "query {i}");
+        if nearest.total < exact.total {
+            assert!(nearest.total >= offset_ + limit, "query {i}");
+            stopped_early += 1;
+        }
+    }
+    // Meaningful only if the early stop did happen often.
+    assert!(stopped_early > 100, "stopped early {stopped_early} times");
+}

@@ -80,6 +80,7 @@ impl BenchQuery {
             offset,
             limit,
             facets,
+            ..Query::default()
         }
     }
 }
