@@ -642,7 +642,7 @@ async fn seed_into(
     let today = today.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
-            "{spinner} seeding [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})",
+            "{spinner} seeding [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta}) {msg}",
         )?
         .progress_chars("=> "),
     );

@@ -18,7 +18,8 @@ fn rows(batch: &Batch) -> u64 {
     }
 }
 
-/// Generates the world of `config` into an empty `store`. `progress` counts offers,
+/// Generates the world of `config` into an empty `store`, with the big tables' secondary
+/// indexes and constraints dropped during the load and rebuilt once at its end. `progress` counts offers,
 /// users and bookings written (its length is set here); pass `ProgressBar::hidden()` for none.
 pub async fn seed_store(
     store: &Store,
@@ -31,6 +32,7 @@ pub async fn seed_store(
             "the store already holds {offers} offers: seed into an empty database"
         )));
     }
+    store.defer_indexes().await?;
     let sizes = config.profile.sizes();
     progress.set_length((sizes.offers + sizes.users + sizes.bookings) as u64);
     let (tx, mut rx) = mpsc::channel::<Batch>(4);
@@ -53,11 +55,17 @@ pub async fn seed_store(
     let generated = generator
         .await
         .map_err(|e| EngineError::Data(format!("generator panicked: {e}")))?;
+    // Put the indexes back even when the load failed: a half-written world still needs them.
+    progress.set_message("building indexes");
+    let restored = store.restore_deferred().await;
     written?;
     let summary = generated?;
+    restored?;
+    progress.set_message("writing the ledger");
     store.derive_ledger(crate::now()).await?;
     store.reset_sequences().await?;
+    progress.set_message("analysing");
     store.analyze().await?;
-    progress.finish();
+    progress.finish_with_message("done");
     Ok(summary)
 }

@@ -24,6 +24,7 @@ mod bookings;
 mod boosts;
 mod campaigns;
 mod catalog;
+mod deferred;
 mod exports;
 mod favorites;
 mod grants;
@@ -170,6 +171,13 @@ impl Store {
             write_lock: Arc::new(Mutex::new(())),
         };
         store.migrate().await?;
+        let restored = store.restore_deferred().await?;
+        if restored > 0 {
+            tracing::warn!(
+                restored,
+                "a seed stopped before the end: its deferred indexes and constraints were restored"
+            );
+        }
         Ok(store)
     }
 
