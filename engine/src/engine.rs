@@ -40,6 +40,8 @@ pub struct Engine {
     model: std::sync::RwLock<Option<Arc<ranking::embedding::TasteModel>>>,
     /// The active editorial boosts, read again after a short while or an edit.
     pub(crate) boost_cache: Mutex<crate::curation::BoostCache>,
+    /// Every feed's digital candidates, with the index generation they were searched at.
+    pub(crate) digital_cache: Mutex<Option<(u64, Arc<indexer::SearchResults>)>>,
 }
 
 /// Written beside an on-disk index: the instant it reflects the store as of.
@@ -103,6 +105,7 @@ impl Engine {
             synced_at: Mutex::new(0),
             model: std::sync::RwLock::new(None),
             boost_cache: Mutex::new(Default::default()),
+            digital_cache: Mutex::new(None),
         });
         // Read the clock before the store: what changes meanwhile is caught next time.
         let started = now();

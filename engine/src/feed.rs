@@ -1,8 +1,9 @@
 //! The personalised, geolocated, diversified feed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indexer::{DigitalMode, GeoFilter, Hit, Query, SortBy};
+use indexer::{DigitalMode, GeoFilter, Hit, Query, SearchResults, SortBy};
 use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
 use crate::boost::BoostSet;
@@ -160,13 +161,11 @@ impl Engine {
             digital: DigitalMode::Exclude,
             sort: Some(SortBy::Distance),
             limit: PHYSICAL_CANDIDATES,
+            // The nearest candidates are wanted, not how many offers the disk holds.
+            exact_total: false,
             ..Query::default()
         })?;
-        let digital = self.index.search(&Query {
-            digital: DigitalMode::Only,
-            limit: DIGITAL_CANDIDATES,
-            ..Query::default()
-        })?;
+        let digital = self.digital_candidates()?;
         let physical_count = physical.hits.len();
         let hits: Vec<_> = physical.hits.iter().chain(&digital.hits).collect();
         let mut candidates: Vec<Candidate> = hits
@@ -219,7 +218,7 @@ impl Engine {
             let results = if r.index < physical_count {
                 &physical
             } else {
-                &digital
+                &*digital
             };
             let doc = results.stored(hit)?;
             let reason = self.reason(&r.reason, &taste, hit, &doc.title);
@@ -237,6 +236,26 @@ impl Engine {
                 });
         timings.cards = lap.lap();
         Ok((Page { items, next_cursor }, taste))
+    }
+
+    /// The digital candidates, the same for every feed: searched again only when the
+    /// index has changed. Searching them means visiting each of the bench world's
+    /// 125,000 digital offers, which cost every feed several milliseconds.
+    fn digital_candidates(&self) -> Result<Arc<SearchResults>, EngineError> {
+        let generation = self.index.generation();
+        if let Some((at, results)) = &*self.digital_cache.lock().expect("digital cache lock") {
+            if *at == generation {
+                return Ok(results.clone());
+            }
+        }
+        let results = Arc::new(self.index.search(&Query {
+            digital: DigitalMode::Only,
+            limit: DIGITAL_CANDIDATES,
+            ..Query::default()
+        })?);
+        *self.digital_cache.lock().expect("digital cache lock") =
+            Some((generation, results.clone()));
+        Ok(results)
     }
 
     /// The reason shown for `hit`, titled `title`.
@@ -383,5 +402,36 @@ mod tests {
         for bad in ["zzz", "20", "1.2", "999.1.", "1.x.", "1.2.!", "1.2.3.4"] {
             assert!(FeedCursor::parse(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn digital_candidates_are_searched_once_per_index_generation() {
+        let t = crate::testing::TestStore::sqlite().await;
+        let config = crate::seed::SeedConfig {
+            profile: crate::seed::Profile::Ci,
+            seed: 3,
+            today: chrono::Utc::now().date_naive(),
+        };
+        crate::seed_store(&t.store, config, &indicatif::ProgressBar::hidden())
+            .await
+            .unwrap();
+        let engine = Engine::open(t.store.clone(), None).await.unwrap();
+        let first = engine.digital_candidates().unwrap();
+        assert!(first.hits.iter().all(|h| h.location.is_none()));
+        assert!(
+            first.hits.len() > 100,
+            "{} digital candidates",
+            first.hits.len()
+        );
+        assert!(Arc::ptr_eq(&first, &engine.digital_candidates().unwrap()));
+
+        // A change to the index is seen by the next feed.
+        let gone = first.hits[0].id;
+        engine.index.delete(gone).unwrap();
+        engine.index.commit().unwrap();
+        let after = engine.digital_candidates().unwrap();
+        assert!(!Arc::ptr_eq(&first, &after));
+        assert!(after.hits.iter().all(|h| h.id != gone));
+        assert_eq!(after.hits.len(), first.hits.len() - 1);
     }
 }
