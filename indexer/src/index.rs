@@ -1,7 +1,7 @@
 //! The index handle: writing, committing, searching.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
@@ -15,7 +15,7 @@ use tantivy::{
 };
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
-use crate::collect::{page, OfferCollector};
+use crate::collect::{page, ColumnCache, OfferCollector};
 use crate::query::{DigitalMode, GeoFilter, Plan, Query};
 use crate::schema::{build_schema, Fields};
 use crate::{GeoPoint, IndexError, OfferDoc};
@@ -131,6 +131,7 @@ pub struct OfferIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    columns: Arc<ColumnCache>,
 }
 
 impl std::fmt::Debug for OfferIndex {
@@ -192,6 +193,7 @@ impl OfferIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
+            columns: Arc::default(),
         })
     }
 
@@ -308,7 +310,8 @@ impl OfferIndex {
 
     fn run(&self, plan: Plan) -> Result<SearchResults, IndexError> {
         let searcher = self.reader.searcher();
-        let collector = OfferCollector::new(&plan);
+        self.columns.retain_live(&searcher);
+        let collector = OfferCollector::new(&plan, self.columns.clone());
         let mut harvest = searcher.search(self.tantivy_query(&plan, true).as_ref(), &collector)?;
         if harvest.total == 0 && plan.terms.len() > 1 {
             harvest = searcher.search(self.tantivy_query(&plan, false).as_ref(), &collector)?;

@@ -404,7 +404,10 @@ fn nearest_first_pages_equal_full_searches() {
             })
             .unwrap();
         let page = |r: &indexer::SearchResults| -> Vec<(u64, f64)> {
-            r.hits.iter().map(|h| (h.id, h.distance_m.unwrap())).collect()
+            r.hits
+                .iter()
+                .map(|h| (h.id, h.distance_m.unwrap()))
+                .collect()
         };
         assert_eq!(
             page(&nearest),
