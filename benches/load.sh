@@ -154,7 +154,9 @@ PY
 draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5(id::text || '$seed') LIMIT $n" \
     "$work/offer.tsv"
 # Bookings: distinct users with at least 20 € left, physical stocks of at most 20 € with 50+
-# places, bookable for days yet; pairs the user has not booked.
+# places, bookable for days yet; pairs the user has not booked. Row numbers are given after
+# each side's draw: numbered before it, the two sides shared only ~n²/users numbers (76 pairs
+# of 5,000).
 draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                  (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
                   WHERE o.is_active AND NOT st.is_deleted AND o.venue_id IS NOT NULL AND o.url IS NULL
@@ -163,11 +165,13 @@ draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                     AND (st.booking_limit_at IS NULL OR st.booking_limit_at > $now + 86400)
                   ORDER BY md5(st.id::text || '$seed') LIMIT $n) st),
            u AS (SELECT user_id, row_number() OVER () AS rn FROM
-                 (SELECT DISTINCT ON (user_id) user_id FROM deposits
-                  WHERE expires_at > $now + 86400 AND granted_at <= $now
-                    AND amount_cents - spent_cents - closed_cents >= 2000
-                    AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
-                  ORDER BY user_id) d ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $n)
+                 (SELECT user_id FROM
+                   (SELECT DISTINCT ON (user_id) user_id FROM deposits
+                    WHERE expires_at > $now + 86400 AND granted_at <= $now
+                      AND amount_cents - spent_cents - closed_cents >= 2000
+                      AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
+                    ORDER BY user_id) d
+                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $n) du)
       SELECT 'POST', '/v1/bookings', json_build_object('user_id', u.user_id, 'stock_id', s.id, 'quantity', 1)
       FROM s JOIN u USING (rn)
       WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.user_id = u.user_id AND b.offer_id = s.offer_id)" \
