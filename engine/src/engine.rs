@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use indexer::OfferIndex;
+use indexer::{OfferIndex, Query, SearchResults};
 
 use crate::booking::BookingRequest;
 use crate::domain::{Coordinates, Timestamp};
@@ -29,7 +29,7 @@ pub fn now() -> Timestamp {
 /// Mosaic's use cases over one store and one index.
 pub struct Engine {
     pub(crate) store: Store,
-    pub(crate) index: OfferIndex,
+    pub(crate) index: Arc<OfferIndex>,
     pub(crate) taxonomy: &'static Taxonomy,
     /// Offers whose index document is stale (a booking changed a stock).
     dirty: Mutex<BTreeSet<OfferId>>,
@@ -98,7 +98,7 @@ impl Engine {
         };
         let engine = Arc::new(Engine {
             store,
-            index,
+            index: Arc::new(index),
             taxonomy: Taxonomy::shipped(),
             dirty: Mutex::new(BTreeSet::new()),
             index_dir: index_dir.map(Path::to_path_buf),
@@ -379,5 +379,18 @@ async fn refresh_loop(engine: Weak<Engine>) {
         if let Err(e) = engine.refresh_index().await {
             tracing::warn!(error = %e, "index refresh failed; will retry");
         }
+    }
+}
+
+impl Engine {
+    /// Runs an index search on tokio's blocking pool. A large search is milliseconds of
+    /// CPU during which a runtime worker answers nothing else: in the load test, bookings
+    /// and store reads queued behind the feeds' searches on the two workers.
+    pub(crate) async fn search_index(&self, query: Query) -> Result<SearchResults, EngineError> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.search(&query))
+            .await
+            .map_err(|e| EngineError::Data(format!("the search task failed: {e}")))?
+            .map_err(EngineError::from)
     }
 }

@@ -153,18 +153,20 @@ impl Engine {
         let mut taste = taste(&history, self.taxonomy, now, credit);
         timings.profile = lap.lap();
 
-        let physical = self.index.search(&Query {
-            geo: Some(GeoFilter::Radius {
-                center,
-                radius_m: radius_km * 1000.0,
-            }),
-            digital: DigitalMode::Exclude,
-            sort: Some(SortBy::Distance),
-            limit: PHYSICAL_CANDIDATES,
-            // The nearest candidates are wanted, not how many offers the disk holds.
-            exact_total: false,
-            ..Query::default()
-        })?;
+        let physical = self
+            .search_index(Query {
+                geo: Some(GeoFilter::Radius {
+                    center,
+                    radius_m: radius_km * 1000.0,
+                }),
+                digital: DigitalMode::Exclude,
+                sort: Some(SortBy::Distance),
+                limit: PHYSICAL_CANDIDATES,
+                // The nearest candidates are wanted, not how many offers the disk holds.
+                exact_total: false,
+                ..Query::default()
+            })
+            .await?;
         let digital = self.digital_candidates()?;
         let physical_count = physical.hits.len();
         let hits: Vec<_> = physical.hits.iter().chain(&digital.hits).collect();

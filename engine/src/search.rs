@@ -80,20 +80,22 @@ impl Engine {
                 return Err(EngineError::BadInput(format!("unknown category {c:?}")));
             }
         }
-        let results = self.index.search(&Query {
-            text: req.q.clone(),
-            geo,
-            digital: req.digital,
-            filters: Filters {
-                categories: req.categories.clone(),
-                max_price_cents: req.max_price_cents,
-                ..Filters::default()
-            },
-            offset,
-            limit: req.limit,
-            facets: true,
-            ..Query::default()
-        })?;
+        let results = self
+            .search_index(Query {
+                text: req.q.clone(),
+                geo,
+                digital: req.digital,
+                filters: Filters {
+                    categories: req.categories.clone(),
+                    max_price_cents: req.max_price_cents,
+                    ..Filters::default()
+                },
+                offset,
+                limit: req.limit,
+                facets: true,
+                ..Query::default()
+            })
+            .await?;
         let reason = || ReasonView {
             kind: "search_match",
             label: "Correspond à votre recherche".into(),
