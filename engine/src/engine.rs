@@ -186,6 +186,11 @@ impl Engine {
             progress.inc(chunk.len() as u64);
         }
         self.index.commit()?;
+        // A full build leaves a dozen segments, and every search pays per segment.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if let Err(e) = self.index.compact(cores) {
+            tracing::warn!(error = %e, "the rebuilt index could not be compacted; searching it as it is");
+        }
         progress.finish();
         Ok(records.len())
     }

@@ -53,6 +53,10 @@ pub enum IndexError {
     /// A thread panicked while holding the writer.
     #[error("index writer lock poisoned by a panic")]
     WriterPoisoned,
+
+    /// Background work kept the index from doing what was asked; retrying later may work.
+    #[error("index busy: {0}")]
+    Busy(String),
 }
 
 impl IndexError {

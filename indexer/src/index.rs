@@ -1,16 +1,19 @@
 //! The index handle: writing, committing, searching.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tantivy::collector::Collector;
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
+use tantivy::query::EnableScoring;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
+    DocAddress, Executor, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
     TantivyDocument, Term,
 };
 
@@ -24,6 +27,9 @@ use crate::{GeoPoint, IndexError, OfferDoc};
 const WRITER_HEAP_PER_THREAD: usize = 25_000_000;
 /// Indexing threads, at most; the budget is 25 MB per thread (50–100 MB).
 const MAX_WRITER_THREADS: usize = 4;
+
+/// How many times [`OfferIndex::compact`] regroups segments held by background merges.
+const COMPACT_ATTEMPTS: usize = 50;
 
 /// Radius of the first disk a nearest-first search tries (see [`Query::exact_total`]).
 const NEAREST_FIRST_START_M: f64 = 1_000.0;
@@ -134,6 +140,19 @@ pub struct OfferIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     columns: Arc<ColumnCache>,
+    /// Runs the segments of a search that has the index to itself on every core.
+    parallel: Executor,
+    /// Searches running now.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a search as running while it lives.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, AtomicOrdering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for OfferIndex {
@@ -179,16 +198,12 @@ impl OfferIndex {
         Self::from_index(index)
     }
 
-    fn from_index(mut index: Index) -> Result<Self, IndexError> {
+    fn from_index(index: Index) -> Result<Self, IndexError> {
         index.tokenizers().register(FRENCH, french_analyzer());
         let fields = Fields::new(&index.schema())?;
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .clamp(1, MAX_WRITER_THREADS);
-        // A search runs its segments on every core: a large disk in Paris visits 200,000
-        // offers, and an idle core halves its latency. Under load the cores are busy
-        // anyway and the hand-off costs microseconds.
-        index.set_multithread_executor(threads)?;
         let writer = index.writer_with_num_threads(threads, threads * WRITER_HEAP_PER_THREAD)?;
         // Manual reload: visibility is tied to `commit`, not to a timer.
         let reader = index
@@ -200,6 +215,8 @@ impl OfferIndex {
             writer: Mutex::new(writer),
             fields,
             columns: Arc::default(),
+            parallel: Executor::multi_thread(threads, "mosaic-search-")?,
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -210,6 +227,57 @@ impl OfferIndex {
     /// Number of searchable (committed, not deleted) offers.
     pub fn doc_count(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// Merges the committed segments into `parts` of about equal size (fewer if there are
+    /// fewer) and waits for it; returns how many segments are left. A search looks each of
+    /// its cells' terms up in every segment: after a full build left a dozen, that was most
+    /// of a feed's candidate search on the bench world. `parts` as many as cores keeps a
+    /// lone search spread over them. Merges the writer started by itself may hold some
+    /// segments for a while: those are waited for and the grouping done again.
+    pub fn compact(&self, parts: usize) -> Result<usize, IndexError> {
+        let parts = parts.max(1);
+        let mut attempts = 0;
+        loop {
+            self.reader.reload()?;
+            let mut metas = self.reader.searcher().index().searchable_segment_metas()?;
+            if metas.len() <= parts {
+                return Ok(metas.len());
+            }
+            // Largest first, each to the lightest group so far.
+            metas.sort_by_key(|m| std::cmp::Reverse(m.num_docs()));
+            let mut groups: Vec<(u64, Vec<tantivy::index::SegmentId>)> =
+                vec![(0, Vec::new()); parts];
+            for m in &metas {
+                if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
+                    g.0 += u64::from(m.num_docs());
+                    g.1.push(m.id());
+                }
+            }
+            let merges: Vec<_> = {
+                let mut writer = self.writer()?;
+                groups
+                    .iter()
+                    .filter(|g| g.1.len() > 1)
+                    .map(|g| writer.merge(&g.1))
+                    .collect()
+            };
+            let mut busy = false;
+            for merge in merges {
+                busy |= merge.wait().is_err();
+            }
+            if !busy {
+                self.reader.reload()?;
+                return Ok(parts.min(metas.len()));
+            }
+            attempts += 1;
+            if attempts == COMPACT_ATTEMPTS {
+                return Err(IndexError::Busy(
+                    "segments stayed in background merges; compaction gave up".into(),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
 
     /// Which committed state searches see now: it changes with every [`OfferIndex::commit`]
@@ -319,9 +387,26 @@ impl OfferIndex {
         let searcher = self.reader.searcher();
         self.columns.retain_live(&searcher);
         let collector = OfferCollector::new(&plan, self.columns.clone());
-        let mut harvest = searcher.search(self.tantivy_query(&plan, true).as_ref(), &collector)?;
+        // Alone, a search spreads its segments over every core: a large disk in Paris
+        // visits 200,000 offers, and the idle core halves its latency. Beside others it
+        // stays on its thread: the cores are busy already, and a server's threads would
+        // otherwise wait on each other's searches.
+        let alone = self.in_flight.fetch_add(1, AtomicOrdering::Relaxed) == 0;
+        let _running = Running(&self.in_flight);
+        let single = Executor::single_thread();
+        let executor = if alone { &self.parallel } else { &single };
+        let scoring = if collector.requires_scoring() {
+            EnableScoring::enabled_from_searcher(&searcher)
+        } else {
+            EnableScoring::disabled_from_searcher(&searcher)
+        };
+        let search = |require_all: bool| {
+            let query = self.tantivy_query(&plan, require_all);
+            searcher.search_with_executor(query.as_ref(), &collector, executor, scoring)
+        };
+        let mut harvest = search(true)?;
         if harvest.total == 0 && plan.terms.len() > 1 {
-            harvest = searcher.search(self.tantivy_query(&plan, false).as_ref(), &collector)?;
+            harvest = search(false)?;
         }
         let mut facets: Vec<CategoryFacet> = if plan.facets {
             harvest

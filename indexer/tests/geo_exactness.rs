@@ -423,3 +423,47 @@ fn nearest_first_pages_equal_full_searches() {
     // Meaningful only if the early stop did happen often.
     assert!(stopped_early > 100, "stopped early {stopped_early} times");
 }
+
+/// Compacting merges the segments a build left and changes no answer.
+#[test]
+fn compacting_keeps_every_answer() {
+    let mut rng = rng(17);
+    let (index, _offers) = build(&mut rng);
+    let queries: Vec<Query> = (0..60)
+        .map(|i| {
+            let (lat, lon) = PLACES[i % PLACES.len()];
+            let center = offset(
+                lat,
+                lon,
+                rng.gen_range(0.0..5_000.0),
+                rng.gen_range(0.0..6.3),
+            );
+            Query {
+                facets: true,
+                limit: 30,
+                ..geo_query(
+                    GeoFilter::Radius {
+                        center,
+                        radius_m: log_uniform(&mut rng, 1_000.0, 80_000.0),
+                    },
+                    DigitalMode::Include,
+                )
+            }
+        })
+        .collect();
+    let answers = |index: &OfferIndex| -> Vec<_> {
+        queries
+            .iter()
+            .map(|q| {
+                let r = index.search(q).unwrap();
+                let ids: Vec<u64> = r.hits.iter().map(|h| h.id).collect();
+                (ids, r.total, r.facets)
+            })
+            .collect()
+    };
+    let before = answers(&index);
+    assert_eq!(index.compact(1).unwrap(), 1);
+    assert_eq!(index.compact(1).unwrap(), 1, "nothing more to merge");
+    assert_eq!(index.doc_count(), 2_000);
+    assert_eq!(answers(&index), before);
+}

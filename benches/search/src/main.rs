@@ -200,7 +200,7 @@ async fn main() -> Result<()> {
         .cloned()
         .collect();
 
-    // The index: build (upsert all, commit) and wait for background merges.
+    // The index: build (upsert all, commit, compact) and wait for background merges.
     let tmp;
     let dir = match &cfg.index_dir {
         Some(d) => {
@@ -222,6 +222,8 @@ async fn main() -> Result<()> {
     let t = Instant::now();
     index.upsert(docs)?;
     index.commit()?;
+    // As the engine's full rebuild does: as many segments as cores.
+    index.compact(std::thread::available_parallelism().map_or(1, usize::from))?;
     let build = t.elapsed();
     let segments_at_commit = mosaic::index_footprint(&dir)?.0;
     let rss_after_build = status_mib("VmRSS");

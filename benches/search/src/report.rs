@@ -192,7 +192,7 @@ impl Report {
         };
         writeln!(
             s,
-            "| build | **{:.1} s** (`upsert` of every document + `commit`, 2 writer threads); \
+            "| build | **{:.1} s** (`upsert` of every document + `commit` + `compact` into as many segments as cores, 2 writer threads); \
              background merges then ran {:.1} s more ({} → {} segments) | {pg_build} (COPY with a generated `tsvector`, \
              then primary key, GIN, GiST `ll_to_earth`, category and digital indexes, ANALYZE) |",
             self.build.as_secs_f64(),
