@@ -56,6 +56,22 @@ fn near_cell_vertex(rng: &mut TestRng, offers: &[OfferDoc]) -> GeoPoint {
     )
 }
 
+/// Query `i`'s centre: within `spread_m` of one of the places when `i` is even, a few
+/// metres from a cell vertex when it is odd.
+fn place_or_vertex(i: usize, rng: &mut TestRng, offers: &[OfferDoc], spread_m: f64) -> GeoPoint {
+    if i % 2 == 0 {
+        let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
+        offset(
+            lat,
+            lon,
+            rng.gen_range(0.0..spread_m),
+            rng.gen_range(0.0..6.3),
+        )
+    } else {
+        near_cell_vertex(rng, offers)
+    }
+}
+
 #[test]
 fn radius_queries_match_brute_force() {
     let mut rng = rng(7);
@@ -134,17 +150,7 @@ fn small_pages_match_brute_force_under_every_sort() {
     let mut rng = rng(11);
     let (index, offers) = build(&mut rng);
     for i in 0..600 {
-        let center = if i % 2 == 0 {
-            let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
-            offset(
-                lat,
-                lon,
-                rng.gen_range(0.0..5_000.0),
-                rng.gen_range(0.0..6.3),
-            )
-        } else {
-            near_cell_vertex(&mut rng, &offers)
-        };
+        let center = place_or_vertex(i, &mut rng, &offers, 5_000.0);
         let radius_m = log_uniform(&mut rng, 2_000.0, 100_000.0);
         let sort = [SortBy::Distance, SortBy::Relevance, SortBy::Blend][i % 3];
         let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..25));
@@ -375,17 +381,7 @@ fn nearest_first_pages_equal_full_searches() {
     let (index, offers) = build(&mut rng);
     let mut stopped_early = 0;
     for i in 0..600 {
-        let center = if i % 2 == 0 {
-            let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
-            offset(
-                lat,
-                lon,
-                rng.gen_range(0.0..3_000.0),
-                rng.gen_range(0.0..6.3),
-            )
-        } else {
-            near_cell_vertex(&mut rng, &offers)
-        };
+        let center = place_or_vertex(i, &mut rng, &offers, 3_000.0);
         let radius_m = log_uniform(&mut rng, 1_000.0, 100_000.0);
         let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..60));
         let full = Query {
