@@ -59,7 +59,7 @@ fn near_cell_vertex(rng: &mut TestRng, offers: &[OfferDoc]) -> GeoPoint {
 /// Query `i`'s centre: within `spread_m` of one of the places when `i` is even, a few
 /// metres from a cell vertex when it is odd.
 fn place_or_vertex(i: usize, rng: &mut TestRng, offers: &[OfferDoc], spread_m: f64) -> GeoPoint {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let (lat, lon) = PLACES[rng.gen_range(0..PLACES.len())];
         offset(
             lat,
