@@ -19,8 +19,9 @@ fn rows(batch: &Batch) -> u64 {
 }
 
 /// Generates the world of `config` into an empty `store`, with the big tables' secondary
-/// indexes and constraints dropped during the load and rebuilt once at its end. `progress` counts offers,
-/// users and bookings written (its length is set here); pass `ProgressBar::hidden()` for none.
+/// indexes and constraints dropped during the load and rebuilt once at its end.
+/// `progress` counts offers, users and bookings written (its length is set here); pass
+/// `ProgressBar::hidden()` for none.
 pub async fn seed_store(
     store: &Store,
     config: SeedConfig,

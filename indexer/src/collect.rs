@@ -61,13 +61,11 @@ impl ColumnCache {
     /// Forgets the segments `searcher` no longer has (merged away): their handles keep
     /// the files mapped.
     pub(crate) fn retain_live(&self, searcher: &Searcher) {
-        let live: HashSet<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(|s| s.segment_id())
-            .collect();
+        let readers = searcher.segment_readers();
         let mut map = self.map();
-        if map.len() > live.len() {
+        // Every search passes here: the set of live ids is built only when something died.
+        if map.len() > readers.len() {
+            let live: HashSet<SegmentId> = readers.iter().map(|s| s.segment_id()).collect();
             map.retain(|id, _| live.contains(id));
         }
     }

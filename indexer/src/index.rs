@@ -354,9 +354,9 @@ impl OfferIndex {
     /// The nearest offers of a large disk often lie in a small part of it (a 30 km feed
     /// in Paris finds its 2,000 candidates within a few km, among 150,000 offers): searches
     /// disks growing from a sixteenth of the radius (at least [`NEAREST_FIRST_START_M`]) by
-    /// [`NEAREST_FIRST_GROWTH`] and stops
-    /// at the first that holds the whole page. Exact: every offer of that disk was seen,
-    /// and each offer outside it is farther than all of them.
+    /// [`NEAREST_FIRST_GROWTH`] and stops at the first that holds the whole page. Exact:
+    /// every offer of that disk was seen, and each offer outside it is farther than all
+    /// of them.
     fn search_nearest(
         &self,
         q: &Query,
