@@ -15,9 +15,12 @@ use engine::money::Cents;
 use engine::testing::{Fixture, OfferSpec, TestStore};
 use engine::Engine;
 use futures::StreamExt;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde_json::{json, Value};
+
+/// Offers and (at least) users of the benchmark's world.
+const OFFERS: usize = 1_000;
+const USERS: usize = 4_000;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -46,9 +49,10 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn run(t: TestStore, store_name: &'static str, bookings: usize, clients: usize) -> Figures {
-    // Enough users and offers that every attempt is a distinct (user, offer) pair with credit.
-    let users_n = 2_000;
-    let offers_n = bookings.div_ceil(users_n).max(1) + 1;
+    // Enough users and offers that every attempt is a distinct (user, offer) pair with credit,
+    // spread like real bookings over many offers rather than queued on a few stock rows.
+    let users_n = USERS.max(bookings.div_ceil(OFFERS));
+    let offers_n = OFFERS;
     let mut f = Fixture::new(1);
     let stocks: Vec<StockId> = (0..offers_n)
         .map(|_| {
@@ -78,12 +82,12 @@ async fn run(t: TestStore, store_name: &'static str, bookings: usize, clients: u
         let _ = stopped.await;
     }));
 
-    let mut pairs: Vec<(UserId, StockId)> = users
-        .iter()
-        .flat_map(|&u| stocks.iter().map(move |&s| (u, s)))
-        .collect();
-    pairs.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
-    pairs.truncate(bookings);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let pairs: Vec<(UserId, StockId)> =
+        rand::seq::index::sample(&mut rng, users_n * offers_n, bookings)
+            .into_iter()
+            .map(|i| (users[i / offers_n], stocks[i % offers_n]))
+            .collect();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -239,7 +243,7 @@ async fn main() {
     let mut body = format!(
         "Measured {} on {} by `cargo bench -p api --bench bookings`: {bookings} booking requests from {clients} \
          concurrent HTTP clients against `mosaic serve` (in-process, release build, same machine), spread over \
-         1,000 offers and 4,000 users, then 2,000 validations at the door by 16 clients. Every attempt is a \
+         {OFFERS} offers and {USERS} users, then 2,000 validations at the door by 16 clients. Every attempt is a \
          distinct (user, offer) pair with enough credit, so each should succeed; violations count ledger \
          mismatches plus rows ≠ 201s. Contention on a few hot stocks is what the concurrency tests exercise.\n\n\
          | store | attempts | booked | errors | bookings/s | p50 ms | p90 ms | p99 ms | door p50 ms | door p99 ms | invariant violations |\n\
