@@ -1,20 +1,22 @@
-//! The booking transaction: one transaction, guarded updates, nothing half-written.
+//! The booking transaction: one transaction, guarded writes, nothing half-written.
 //!
 //! The stock row is locked first and the deposit second, always in that order, so
-//! concurrent bookings on PostgreSQL queue instead of deadlocking. Each guard is an
-//! `UPDATE … WHERE <still enough left>`: it re-checks under the row lock, so two
-//! requests racing for the last place cannot both win.
+//! concurrent bookings on PostgreSQL queue instead of deadlocking. Each guard
+//! ("still enough left") is checked under the row lock, so two requests racing for
+//! the last place cannot both win: on PostgreSQL by `SELECT … FOR UPDATE` inside the
+//! single statement that writes, on SQLite by `UPDATE … WHERE` with writers serialised.
 
 use std::sync::LazyLock;
 
 use super::accounts::{DepositRow, DEPOSIT_SELECT};
 use super::idempotency::{encoded, IdempotencyKey, Outcome, Replay, INSERT_KEY, SELECT_KEY};
-use super::{in_tx, on_pool, Dialect, Store};
+use super::{in_tx, on_pool, Pool, Store};
 use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Refusal};
 use crate::domain::{Booking, BookingStatus, Deposit, Stock};
 use crate::error::EngineError;
 use crate::ids::{BookingId, DepositId, OfferId};
 use crate::money::Cents;
+use sqlx::{PgPool, SqlitePool};
 
 /// What the booking rules read, in one statement.
 #[derive(sqlx::FromRow)]
@@ -81,37 +83,45 @@ const INSERT_DEBIT: &str =
     "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
      VALUES ($1, $2, 'debit', $3, $4)";
 
-/// The four writes of a booking in one PostgreSQL statement, each guarded by the one
-/// before: places taken, then credit debited (when `$6`, the deposit, is set), then the
-/// booking and its ledger line. Answers how many rows each guard let through; the
-/// caller rolls back when one did not.
+/// A booking on PostgreSQL as one statement, and so one transaction without a BEGIN or
+/// a COMMIT to wait for. The stock row, then the deposit row, are locked and their
+/// guards checked (`FOR UPDATE` re-checks them on the newest version of a row another
+/// booking just changed); only when both hold is anything written: the places, the
+/// debit, the booking, its ledger line and, with `$12`, the idempotency key. So either
+/// all of it is written or none of it; a unique violation undoes the whole statement.
+/// Answers whether it booked and whether the stock had the places.
 /// `$1` quantity, `$2` stock, `$3` amount, `$4` digital share, `$5` physical share,
-/// `$6` deposit, `$7` booking id, `$8` user, `$9` offer, `$10` token, `$11` now.
-const DEBIT_POSTGRES: &str = "WITH s AS (\
-       UPDATE stocks SET booked = booked + $1 WHERE id = $2 \
-       AND (quantity IS NULL OR booked + $1 <= quantity) RETURNING id), \
+/// `$6` deposit, `$7` booking id, `$8` user, `$9` offer, `$10` token, `$11` now,
+/// `$12` key scope, `$13` key, `$14` request hash, `$15` status, `$16` body.
+const BOOK_POSTGRES: &str = "WITH s0 AS (\
+       SELECT id FROM stocks WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity) FOR UPDATE), \
+     d0 AS (\
+       SELECT id FROM deposits WHERE id = $6 AND EXISTS (SELECT 1 FROM s0) \
+       AND amount_cents - spent_cents - closed_cents >= $3 \
+       AND (digital_cap_cents IS NULL OR digital_spent_cents + $4 <= digital_cap_cents) \
+       AND (physical_cap_cents IS NULL OR physical_spent_cents + $5 <= physical_cap_cents) FOR UPDATE), \
+     ok AS (SELECT 1 FROM s0 WHERE $6::BIGINT IS NULL OR EXISTS (SELECT 1 FROM d0)), \
+     s AS (UPDATE stocks SET booked = booked + $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM ok)), \
      d AS (\
        UPDATE deposits SET spent_cents = spent_cents + $3, \
        digital_spent_cents = digital_spent_cents + $4, physical_spent_cents = physical_spent_cents + $5 \
-       WHERE id = $6 AND EXISTS (SELECT 1 FROM s) AND amount_cents - spent_cents - closed_cents >= $3 \
-       AND (digital_cap_cents IS NULL OR digital_spent_cents + $4 <= digital_cap_cents) \
-       AND (physical_cap_cents IS NULL OR physical_spent_cents + $5 <= physical_cap_cents) RETURNING id), \
+       WHERE id = $6 AND EXISTS (SELECT 1 FROM ok)), \
      b AS (\
        INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, token, created_at) \
-       SELECT $7, $8, $2, $9, $6, $1, $3, 'confirmed', $10, $11 \
-       WHERE EXISTS (SELECT 1 FROM s) AND ($6::BIGINT IS NULL OR EXISTS (SELECT 1 FROM d)) \
-       RETURNING id, deposit_id), \
+       SELECT $7, $8, $2, $9, $6, $1, $3, 'confirmed', $10, $11 WHERE EXISTS (SELECT 1 FROM ok)), \
      l AS (\
        INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
-       SELECT deposit_id, id, 'debit', -$3, $11 FROM b WHERE deposit_id IS NOT NULL) \
-     SELECT (SELECT COUNT(*) FROM s), (SELECT COUNT(*) FROM d), (SELECT COUNT(*) FROM b)";
+       SELECT $6, $7, 'debit', -$3, $11 WHERE $6::BIGINT IS NOT NULL AND EXISTS (SELECT 1 FROM ok)), \
+     k AS (\
+       INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at) \
+       SELECT $12, $13, $14, $15, $16, $11 WHERE $12::TEXT IS NOT NULL AND EXISTS (SELECT 1 FROM ok)) \
+     SELECT EXISTS (SELECT 1 FROM ok), EXISTS (SELECT 1 FROM s0)";
 
-/// Which guarded writes of a booking went through.
+/// Which guarded writes of a SQLite booking went through.
 #[derive(Debug, Default)]
 struct Written {
     taken: bool,
     debited: bool,
-    inserted: bool,
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -173,182 +183,265 @@ impl Store {
         req: &BookingRequest,
         key: Option<&IdempotencyKey>,
     ) -> Result<Booking, EngineError> {
-        let context_sql = match self.dialect() {
-            Dialect::Postgres => &*CONTEXT_POSTGRES,
-            Dialect::Sqlite => &*CONTEXT_SQLITE,
-        };
-        let _writer = self.writer().await;
-        on_pool!(self, p => in_tx!(p, tx => {
-            if let Some(key) = key {
-                let seen: Option<(String, i32, String)> =
-                    sqlx::query_as(SELECT_KEY).bind(&key.scope).bind(&key.key).fetch_optional(&mut *tx).await?;
-                if seen.is_some() {
-                    // Answered before: the caller replays what was recorded.
-                    return Err(Refusal::DuplicateBooking.into());
-                }
+        match &self.pool {
+            Pool::Postgres(p) => book_postgres(p, req, key).await,
+            Pool::Sqlite(p) => {
+                let _writer = self.writer().await;
+                book_sqlite(p, req, key).await
             }
-            // One round trip for everything the rules read; the guards below re-check
-            // what can change under concurrency.
-            let ctx: Option<BookingContext> = sqlx::query_as(context_sql)
-                .bind(req.stock_id.0)
-                .bind(req.user_id.0)
-                .bind(req.now)
-                .fetch_optional(&mut *tx)
+        }
+    }
+}
+
+/// A booking the rules accept, before its guarded writes.
+struct Planned {
+    booking: Booking,
+    digital: Cents,
+    physical: Cents,
+}
+
+/// Applies the booking rules to what the context statement read.
+fn plan(req: &BookingRequest, ctx: Option<BookingContext>) -> Result<Planned, EngineError> {
+    let Some(ctx) = ctx else {
+        return Err(EngineError::NotFound {
+            what: "stock",
+            id: req.stock_id.0,
+        });
+    };
+    if ctx.user_id.is_none() {
+        return Err(EngineError::NotFound {
+            what: "user",
+            id: req.user_id.0,
+        });
+    }
+    let stock = Stock {
+        id: req.stock_id,
+        offer_id: OfferId(ctx.offer_id),
+        price: Cents(ctx.price_cents),
+        quantity: ctx.quantity,
+        booked: ctx.booked,
+        beginning_at: ctx.beginning_at,
+        booking_limit_at: ctx.booking_limit_at,
+    };
+    // A user's own earlier booking is the most precise reason to refuse, so it comes
+    // before the stock's state (which that booking may have sold out).
+    if ctx.existing.is_some() {
+        return Err(Refusal::DuplicateBooking.into());
+    }
+    check_stock(req, &stock, ctx.is_duo, ctx.is_active && !ctx.is_deleted)?;
+    let amount = stock.price.times(req.quantity);
+    let (digital, physical) = cap_shares(&ctx.subcategory, ctx.url.is_some(), amount);
+    if amount.0 > 0 && ctx.deposit_id.is_none() {
+        return Err(Refusal::InsufficientCredit.into());
+    }
+    let deposit_id = ctx.deposit_id.filter(|_| amount.0 > 0).map(DepositId);
+    let id = BookingId(ctx.next_id);
+    Ok(Planned {
+        booking: Booking {
+            id,
+            user_id: req.user_id,
+            stock_id: req.stock_id,
+            offer_id: OfferId(ctx.offer_id),
+            deposit_id,
+            quantity: req.quantity,
+            amount,
+            status: BookingStatus::Confirmed,
+            token: token_for(id),
+            created_at: req.now,
+            cancelled_at: None,
+            used_at: None,
+        },
+        digital,
+        physical,
+    })
+}
+
+impl Planned {
+    /// The deposit this booking debits (0, which matches nothing, when it debits none).
+    fn deposit(&self) -> i64 {
+        self.booking.deposit_id.map_or(0, |d| d.0)
+    }
+
+    /// Why the deposit's guard refused this booking, from the deposit read back after.
+    fn credit_refusal(&self, row: DepositRow) -> EngineError {
+        let b = &self.booking;
+        credit_refusal(&Deposit::from(row), b.amount, self.digital, self.physical).into()
+    }
+}
+
+static DEPOSIT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{DEPOSIT_SELECT} WHERE id = $1"));
+
+/// PostgreSQL: the context is read outside any transaction (the statement that writes
+/// re-checks under row locks all that can change), then [`BOOK_POSTGRES`] writes all
+/// or nothing. Two round trips, where a transaction around them would take four.
+async fn book_postgres(
+    p: &PgPool,
+    req: &BookingRequest,
+    key: Option<&IdempotencyKey>,
+) -> Result<Booking, EngineError> {
+    if let Some(key) = key {
+        let seen: Option<(String, i32, String)> = sqlx::query_as(SELECT_KEY)
+            .bind(&key.scope)
+            .bind(&key.key)
+            .fetch_optional(p)
+            .await?;
+        if seen.is_some() {
+            // Answered before: the caller replays what was recorded.
+            return Err(Refusal::DuplicateBooking.into());
+        }
+    }
+    let ctx: Option<BookingContext> = sqlx::query_as(&CONTEXT_POSTGRES)
+        .bind(req.stock_id.0)
+        .bind(req.user_id.0)
+        .bind(req.now)
+        .fetch_optional(p)
+        .await?;
+    let planned = plan(req, ctx)?;
+    let b = &planned.booking;
+    let recorded = key.map(|k| (k, encoded(&Outcome::Booked(b.id.0))));
+    let written = sqlx::query_as::<_, (bool, bool)>(BOOK_POSTGRES)
+        .bind(b.quantity)
+        .bind(b.stock_id.0)
+        .bind(b.amount.0)
+        .bind(planned.digital.0)
+        .bind(planned.physical.0)
+        .bind(b.deposit_id.map(|d| d.0))
+        .bind(b.id.0)
+        .bind(b.user_id.0)
+        .bind(b.offer_id.0)
+        .bind(&b.token)
+        .bind(b.created_at)
+        .bind(recorded.as_ref().map(|(k, _)| &k.scope))
+        .bind(recorded.as_ref().map(|(k, _)| &k.key))
+        .bind(recorded.as_ref().map(|(k, _)| &k.request_hash))
+        .bind(recorded.as_ref().map(|(_, (status, _))| *status))
+        .bind(recorded.as_ref().map(|(_, (_, body))| body))
+        .fetch_one(p)
+        .await;
+    let (booked, placed) = match written {
+        // A concurrent booking of the same offer by the same user, or under the same
+        // key, won the race; nothing of this one was written.
+        Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
+        other => other?,
+    };
+    match (booked, placed) {
+        (true, _) => Ok(planned.booking),
+        (false, false) => Err(Refusal::SoldOut.into()),
+        (false, true) => {
+            let row = sqlx::query_as(&DEPOSIT_BY_ID)
+                .bind(planned.deposit())
+                .fetch_one(p)
                 .await?;
-            let Some(ctx) = ctx else {
-                return Err(EngineError::NotFound { what: "stock", id: req.stock_id.0 });
-            };
-            if ctx.user_id.is_none() {
-                return Err(EngineError::NotFound { what: "user", id: req.user_id.0 });
-            }
-            let stock = Stock {
-                id: req.stock_id,
-                offer_id: OfferId(ctx.offer_id),
-                price: Cents(ctx.price_cents),
-                quantity: ctx.quantity,
-                booked: ctx.booked,
-                beginning_at: ctx.beginning_at,
-                booking_limit_at: ctx.booking_limit_at,
-            };
-            // A user's own earlier booking is the most precise reason to refuse, so it
-            // comes before the stock's state (which that booking may have sold out).
-            if ctx.existing.is_some() {
+            Err(planned.credit_refusal(row))
+        }
+    }
+}
+
+/// SQLite: one transaction, writers serialised by the caller; each guarded write is
+/// checked before the next.
+async fn book_sqlite(
+    p: &SqlitePool,
+    req: &BookingRequest,
+    key: Option<&IdempotencyKey>,
+) -> Result<Booking, EngineError> {
+    in_tx!(p, tx => {
+        if let Some(key) = key {
+            let seen: Option<(String, i32, String)> =
+                sqlx::query_as(SELECT_KEY).bind(&key.scope).bind(&key.key).fetch_optional(&mut *tx).await?;
+            if seen.is_some() {
                 return Err(Refusal::DuplicateBooking.into());
             }
-            check_stock(req, &stock, ctx.is_duo, ctx.is_active && !ctx.is_deleted)?;
-            let (offer_id, sub, url) = (ctx.offer_id, ctx.subcategory, ctx.url);
-
-            let amount = stock.price.times(req.quantity);
-            let (digital, physical) = cap_shares(&sub, url.is_some(), amount);
-            if amount.0 > 0 && ctx.deposit_id.is_none() {
-                return Err(Refusal::InsufficientCredit.into());
+        }
+        let ctx: Option<BookingContext> = sqlx::query_as(&CONTEXT_SQLITE)
+            .bind(req.stock_id.0)
+            .bind(req.user_id.0)
+            .bind(req.now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let planned = plan(req, ctx)?;
+        let b = &planned.booking;
+        let written = async {
+            let taken = sqlx::query(TAKE_PLACES)
+                .bind(b.quantity)
+                .bind(b.stock_id.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() == 1;
+            if !taken {
+                return Ok(Written::default());
             }
-            let deposit_id = ctx.deposit_id.filter(|_| amount.0 > 0).map(DepositId);
-            let id = BookingId(ctx.next_id);
-            let booking = Booking {
-                id,
-                user_id: req.user_id,
-                stock_id: req.stock_id,
-                offer_id: OfferId(offer_id),
-                deposit_id,
-                quantity: req.quantity,
-                amount,
-                status: BookingStatus::Confirmed,
-                token: token_for(id),
-                created_at: req.now,
-                cancelled_at: None,
-                used_at: None,
-            };
-            let written = if self.dialect() == Dialect::Postgres {
-                // One statement for the four writes: a booking costs two round trips
-                // fewer, which is most of its time on PostgreSQL.
-                sqlx::query_as::<_, (i64, i64, i64)>(DEBIT_POSTGRES)
-                    .bind(booking.quantity)
-                    .bind(booking.stock_id.0)
-                    .bind(amount.0)
-                    .bind(digital.0)
-                    .bind(physical.0)
-                    .bind(deposit_id.map(|d| d.0))
-                    .bind(booking.id.0)
-                    .bind(booking.user_id.0)
-                    .bind(booking.offer_id.0)
-                    .bind(&booking.token)
-                    .bind(booking.created_at)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map(|(taken, debited, inserted)| Written {
-                        taken: taken == 1,
-                        debited: debited == 1 || deposit_id.is_none(),
-                        inserted: inserted == 1,
-                    })
-            } else {
-                async {
-                    let taken = sqlx::query(TAKE_PLACES)
-                        .bind(booking.quantity)
-                        .bind(booking.stock_id.0)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected() == 1;
-                    if !taken {
-                        return Ok(Written::default());
-                    }
-                    if let Some(deposit) = deposit_id {
-                        let debited = sqlx::query(DEBIT_DEPOSIT)
-                            .bind(amount.0)
-                            .bind(digital.0)
-                            .bind(physical.0)
-                            .bind(deposit.0)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected() == 1;
-                        if !debited {
-                            return Ok(Written { taken, ..Written::default() });
-                        }
-                    }
-                    sqlx::query(INSERT_BOOKING)
-                        .bind(booking.id.0)
-                        .bind(booking.user_id.0)
-                        .bind(booking.stock_id.0)
-                        .bind(booking.offer_id.0)
-                        .bind(deposit_id.map(|d| d.0))
-                        .bind(booking.quantity)
-                        .bind(amount.0)
-                        .bind(&booking.token)
-                        .bind(booking.created_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(deposit) = deposit_id {
-                        sqlx::query(INSERT_DEBIT)
-                            .bind(deposit.0)
-                            .bind(booking.id.0)
-                            .bind(-amount.0)
-                            .bind(booking.created_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Ok::<_, sqlx::Error>(Written { taken, debited: true, inserted: true })
+            if let Some(deposit) = b.deposit_id {
+                let debited = sqlx::query(DEBIT_DEPOSIT)
+                    .bind(b.amount.0)
+                    .bind(planned.digital.0)
+                    .bind(planned.physical.0)
+                    .bind(deposit.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() == 1;
+                if !debited {
+                    return Ok(Written { taken, debited });
                 }
-                .await
-            };
-            let written = match written {
-                // A concurrent booking of the same offer by the same user won the race.
+            }
+            sqlx::query(INSERT_BOOKING)
+                .bind(b.id.0)
+                .bind(b.user_id.0)
+                .bind(b.stock_id.0)
+                .bind(b.offer_id.0)
+                .bind(b.deposit_id.map(|d| d.0))
+                .bind(b.quantity)
+                .bind(b.amount.0)
+                .bind(&b.token)
+                .bind(b.created_at)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(deposit) = b.deposit_id {
+                sqlx::query(INSERT_DEBIT)
+                    .bind(deposit.0)
+                    .bind(b.id.0)
+                    .bind(-b.amount.0)
+                    .bind(b.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok::<_, sqlx::Error>(Written { taken, debited: true })
+        }
+        .await;
+        let written = match written {
+            // A concurrent booking of the same offer by the same user won the race.
+            Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
+            other => other?,
+        };
+        if !written.taken {
+            return Err(Refusal::SoldOut.into());
+        }
+        if !written.debited {
+            let row = sqlx::query_as(&DEPOSIT_BY_ID)
+                .bind(planned.deposit())
+                .fetch_one(&mut *tx)
+                .await?;
+            return Err(planned.credit_refusal(row));
+        }
+        if let Some(key) = key {
+            let (status, body) = encoded(&Outcome::Booked(b.id.0));
+            let recorded = sqlx::query(INSERT_KEY)
+                .bind(&key.scope)
+                .bind(&key.key)
+                .bind(&key.request_hash)
+                .bind(status)
+                .bind(body)
+                .bind(req.now)
+                .execute(&mut *tx)
+                .await;
+            match recorded {
+                // The same key won a race on another connection: this booking rolls back.
                 Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
                 other => other?,
             };
-            if !written.taken {
-                return Err(Refusal::SoldOut.into());
-            }
-            if !written.debited {
-                let deposit = deposit_id.map_or(0, |d| d.0);
-                let row: DepositRow = sqlx::query_as(&format!("{DEPOSIT_SELECT} WHERE id = $1"))
-                    .bind(deposit)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                return Err(credit_refusal(&Deposit::from(row), amount, digital, physical).into());
-            }
-            if !written.inserted {
-                return Err(EngineError::Data(format!("booking {id} was not written")));
-            }
-            if let Some(key) = key {
-                let (status, body) = encoded(&Outcome::Booked(booking.id.0));
-                let recorded = sqlx::query(INSERT_KEY)
-                    .bind(&key.scope)
-                    .bind(&key.key)
-                    .bind(&key.request_hash)
-                    .bind(status)
-                    .bind(body)
-                    .bind(req.now)
-                    .execute(&mut *tx)
-                    .await;
-                match recorded {
-                    // The same key won a race on another connection: this booking rolls back.
-                    Err(e) if is_unique_violation(&e) => return Err(Refusal::DuplicateBooking.into()),
-                    other => other?,
-                };
-            }
-            Ok(booking)
-        }))
-    }
+        }
+        Ok(planned.booking)
+    })
 }
 
 #[derive(sqlx::FromRow)]
