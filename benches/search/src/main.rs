@@ -13,8 +13,9 @@
 //! `bench`), `BENCH_QUERIES` (default 2000), `BENCH_MIX_SEED` (default 42),
 //! `BENCH_PG_CLIENTS` (default `1,2,4`), `BENCH_INDEX_DIR` (default: a temporary
 //! folder), `BENCH_PG_REBUILD=1` (rebuild the PostgreSQL table even if current),
-//! `BENCH_RESULTS` (default `benches/RESULTS.md`), `BENCH_INDEX_ONLY=1` (time the index
-//! and stop: for profiling, writes nothing).
+//! `BENCH_RESULTS` (default `benches/RESULTS.md`), `BENCH_INDEX_ONLY=1` (time the index,
+//! list the slowest searches and stop: for profiling, writes nothing), `BENCH_INDEX_REUSE=1`
+//! (with `BENCH_INDEX_DIR`: keep an index there that holds as many offers, for profiling).
 
 /// The service uses mimalloc; so does its benchmark, to measure the same thing.
 #[global_allocator]
@@ -202,9 +203,10 @@ async fn main() -> Result<()> {
 
     // The index: build (upsert all, commit, compact) and wait for background merges.
     let tmp;
+    let reuse = std::env::var_os("BENCH_INDEX_REUSE").is_some();
     let dir = match &cfg.index_dir {
         Some(d) => {
-            if d.exists() {
+            if d.exists() && !reuse {
                 std::fs::remove_dir_all(d).with_context(|| format!("emptying {}", d.display()))?;
             }
             d.clone()
@@ -218,12 +220,16 @@ async fn main() -> Result<()> {
     };
     let index = OfferIndex::open_or_create(&dir)?;
     let offers = docs.len();
-    log(format!("building the index in {}…", dir.display()));
     let t = Instant::now();
-    index.upsert(docs)?;
-    index.commit()?;
-    // As the engine's full rebuild does: as many segments as cores.
-    index.compact(std::thread::available_parallelism().map_or(1, usize::from))?;
+    if reuse && index.doc_count() as usize == offers {
+        log(format!("reusing the index in {}", dir.display()));
+    } else {
+        log(format!("building the index in {}…", dir.display()));
+        index.upsert(docs)?;
+        index.commit()?;
+        // As the engine's full rebuild does: as many segments as cores.
+        index.compact(std::thread::available_parallelism().map_or(1, usize::from))?;
+    }
     let build = t.elapsed();
     let segments_at_commit = mosaic::index_footprint(&dir)?.0;
     let rss_after_build = status_mib("VmRSS");
@@ -271,7 +277,31 @@ async fn main() -> Result<()> {
     }
 
     if std::env::var_os("BENCH_INDEX_ONLY").is_some() {
-        // Profiling the index alone: no comparison, nothing written.
+        // Profiling the index alone: no comparison, nothing written; the slowest
+        // searches of the single-thread run say where to look.
+        let mut slowest: Vec<(Duration, usize)> = Vec::new();
+        for (_, idx) in &families {
+            let qs: Vec<&BenchQuery> = idx.iter().map(|&i| &queries[i]).collect();
+            let (_, res) = mosaic::run(&index, &qs, 1)?;
+            slowest.extend(res.iter().map(|r| r.0).zip(idx.iter().copied()));
+        }
+        slowest.sort_unstable_by(|a, b| b.cmp(a));
+        for (took, i) in slowest.iter().take(20) {
+            let q = &queries[*i];
+            log(format!(
+                "slow: {:.2} ms {} r={:.1} km at {:.3},{:.3} text={:?} cats={:?} price={:?} dates={} total={}",
+                took.as_secs_f64() * 1e3,
+                q.family.label(),
+                q.radius_m / 1e3,
+                q.center.lat(),
+                q.center.lon(),
+                q.text,
+                q.categories,
+                q.max_price_cents,
+                q.begins.is_some(),
+                mosaic_outcomes[*i].total
+            ));
+        }
         log("BENCH_INDEX_ONLY: stopping before PostgreSQL; RESULTS.md untouched");
         return Ok(());
     }
