@@ -280,7 +280,7 @@ async fn main() -> Result<()> {
         // Profiling the index alone: no comparison, nothing written; the slowest
         // searches of the single-thread run say where to look.
         let mut slowest: Vec<(Duration, usize)> = Vec::new();
-        for (_, idx) in &families {
+        for idx in families.values() {
             let qs: Vec<&BenchQuery> = idx.iter().map(|&i| &queries[i]).collect();
             let (_, res) = mosaic::run(&index, &qs, 1)?;
             slowest.extend(res.iter().map(|r| r.0).zip(idx.iter().copied()));
