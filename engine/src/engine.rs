@@ -173,7 +173,9 @@ impl Engine {
         &self,
         progress: &indicatif::ProgressBar,
     ) -> Result<usize, EngineError> {
-        let records = self.store.offer_records().await?;
+        let mut records = self.store.offer_records().await?;
+        // Each cell's offers side by side: a large disk reads runs of neighbours.
+        records.sort_by_cached_key(|r| indexer::spatial_key(r.venue.as_ref().map(|v| v.location)));
         let now = now();
         progress.set_length(records.len() as u64);
         for chunk in records.chunks(10_000) {

@@ -87,7 +87,7 @@ mod index;
 mod query;
 mod schema;
 
-pub use cover::Disk;
+pub use cover::{spatial_key, Disk};
 pub use doc::OfferDoc;
 pub use error::IndexError;
 pub use geo::{haversine_m, BoundingBox, GeoPoint, EARTH_RADIUS_M};

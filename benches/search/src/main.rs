@@ -225,6 +225,9 @@ async fn main() -> Result<()> {
         log(format!("reusing the index in {}", dir.display()));
     } else {
         log(format!("building the index in {}…", dir.display()));
+        // As the engine's full rebuild does: each cell's offers side by side.
+        let mut docs = docs;
+        docs.sort_by_cached_key(|d| indexer::spatial_key(d.location));
         index.upsert(docs)?;
         index.commit()?;
         // As the engine's full rebuild does: as many segments as cores.
