@@ -120,13 +120,23 @@ pub struct Store {
 pub const DEFAULT_PG_CONNECTIONS: u32 = 16;
 
 /// The size of the PostgreSQL pool: `MOSAIC_PG_CONNECTIONS` when it is a positive
-/// number, [`DEFAULT_PG_CONNECTIONS`] otherwise.
+/// number, [`DEFAULT_PG_CONNECTIONS`] otherwise (with a warning when it is set to
+/// anything else, so that a typo does not go unnoticed).
 fn pg_connections() -> u32 {
-    std::env::var("MOSAIC_PG_CONNECTIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_PG_CONNECTIONS)
+    let Ok(value) = std::env::var("MOSAIC_PG_CONNECTIONS") else {
+        return DEFAULT_PG_CONNECTIONS;
+    };
+    match value.trim().parse() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            tracing::warn!(
+                value,
+                default = DEFAULT_PG_CONNECTIONS,
+                "MOSAIC_PG_CONNECTIONS is not a positive number; using the default"
+            );
+            DEFAULT_PG_CONNECTIONS
+        }
+    }
 }
 
 impl Store {
