@@ -4,16 +4,19 @@
 //! so scanning many thousands of candidates stays cheap.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::index::SegmentId;
-use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
 
+use crate::cells::{CellCountCache, CountColumns, SegmentCounts, Slots};
+use crate::cover::CoverCell;
 use crate::geo::{haversine_m, GeoPoint};
 use crate::index::Hit;
+use crate::per_segment::PerSegment;
 use crate::query::{DigitalMode, Filters, GeoPlan, Plan, SortBy};
 use crate::schema;
 
@@ -38,38 +41,8 @@ pub(crate) struct OfferCollector {
 
 /// Each segment's fast-field handles, opened once. Opening a dozen columns and reading
 /// the category dictionaries was a tenth of a feed's time, for every segment of every
-/// search; a segment's fast fields never change (deletes live beside them).
-#[derive(Default)]
-pub(crate) struct ColumnCache(Mutex<HashMap<SegmentId, Arc<Columns>>>);
-
-impl ColumnCache {
-    fn map(&self) -> MutexGuard<'_, HashMap<SegmentId, Arc<Columns>>> {
-        // The map is valid whatever panicked while holding it.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<Columns>> {
-        let id = segment.segment_id();
-        if let Some(columns) = self.map().get(&id) {
-            return Ok(columns.clone());
-        }
-        let columns = Arc::new(Columns::open(segment)?);
-        self.map().insert(id, columns.clone());
-        Ok(columns)
-    }
-
-    /// Forgets the segments `searcher` no longer has (merged away): their handles keep
-    /// the files mapped.
-    pub(crate) fn retain_live(&self, searcher: &Searcher) {
-        let readers = searcher.segment_readers();
-        let mut map = self.map();
-        // Every search passes here: the set of live ids is built only when something died.
-        if map.len() > readers.len() {
-            let live: HashSet<SegmentId> = readers.iter().map(|s| s.segment_id()).collect();
-            map.retain(|id, _| live.contains(id));
-        }
-    }
-}
+/// search.
+pub(crate) type ColumnCache = PerSegment<Columns>;
 
 /// A ranked hit: `primary` ascending, then id ascending, is best-first.
 pub(crate) struct Ranked {
@@ -84,6 +57,24 @@ pub(crate) struct Harvest {
 }
 
 impl OfferCollector {
+    /// Collects one segment cell by cell, for a search that counts whole cells (see
+    /// [`crate::cells`] and [`Plan::counting`]): the offers of a cell inside the disk are
+    /// counted from the cell's counts, and visited only if they could still make the page;
+    /// those of a cell cut by the circle are measured one by one. `cover` is sorted by
+    /// [`CoverCell::near_m`], so the page fills from the nearest cells first.
+    pub(crate) fn collect_cells(
+        &self,
+        ord: SegmentOrdinal,
+        segment: &SegmentReader,
+        cover: &[CoverCell],
+        counts: &CellCountCache,
+        h3: Field,
+    ) -> tantivy::Result<Harvest> {
+        let mut collector = self.for_segment(ord, segment)?;
+        collector.collect_cells(segment, cover, counts, h3)?;
+        Ok(collector.harvest())
+    }
+
     pub(crate) fn new(plan: &Plan, columns: Arc<ColumnCache>) -> Self {
         OfferCollector {
             columns,
@@ -158,7 +149,7 @@ pub(crate) struct OfferSegmentCollector {
     facet_counts: Vec<u64>,
 }
 
-struct Columns {
+pub(crate) struct Columns {
     id: Column<u64>,
     lat: Option<Column<f64>>,
     lon: Option<Column<f64>>,
@@ -242,7 +233,9 @@ impl Collector for OfferCollector {
         ord: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
-        let cols = self.columns.get(segment)?;
+        let cols = self
+            .columns
+            .get_or_make(segment.segment_id(), || Columns::open(segment))?;
         let num_categories = match (&cols.category, self.criteria.facets) {
             (Some(c), true) => c.num_terms(),
             _ => 0,
@@ -371,25 +364,37 @@ impl OfferSegmentCollector {
             return;
         }
         self.count(doc);
+        self.place_inside(doc, inside_from_m);
+    }
+
+    /// Whether an offer at least `inside_from_m` from the centre (`doc`, when known)
+    /// cannot make the page any more.
+    fn hopeless(&self, inside_from_m: f64, doc: Option<DocId>) -> bool {
         if self.criteria.keep == 0 {
-            return;
+            return true;
         }
-        if self.heap.len() == self.criteria.keep {
-            let Some(worst) = self.heap.peek() else {
-                return;
-            };
-            let hopeless = match self.criteria.sort {
-                // The distance is at least the bound; ties go to the lower id, so only
-                // a bound strictly beyond the worst kept distance rules the offer out.
-                SortBy::Distance => inside_from_m > worst.primary,
-                // Without text every primary key is 0: the lowest ids win.
-                SortBy::Relevance | SortBy::Blend => {
-                    self.cols.id.first(doc).unwrap_or(0) > worst.id
-                }
-            };
-            if hopeless {
-                return;
+        if self.heap.len() < self.criteria.keep {
+            return false;
+        }
+        let Some(worst) = self.heap.peek() else {
+            return true;
+        };
+        match (self.criteria.sort, doc) {
+            // The distance is at least the bound; ties go to the lower id, so only
+            // a bound strictly beyond the worst kept distance rules the offer out.
+            (SortBy::Distance, _) => inside_from_m > worst.primary,
+            // Without text every primary key is 0: the lowest ids win.
+            (SortBy::Relevance | SortBy::Blend, Some(doc)) => {
+                self.cols.id.first(doc).unwrap_or(0) > worst.id
             }
+            (SortBy::Relevance | SortBy::Blend, None) => false,
+        }
+    }
+
+    /// Offers a counted offer of a cell inside the disk to the page.
+    fn place_inside(&mut self, doc: DocId, inside_from_m: f64) {
+        if self.hopeless(inside_from_m, Some(doc)) {
+            return;
         }
         let location = self.cols.location(doc);
         let distance_m = match (&self.criteria.geo, location) {
@@ -402,6 +407,97 @@ impl OfferSegmentCollector {
             id: self.cols.id.first(doc).unwrap_or(0),
             doc,
             score: 0.0,
+            distance_m,
+            location,
+        });
+    }
+
+    /// See [`OfferCollector::collect_cells`].
+    fn collect_cells(
+        &mut self,
+        segment: &SegmentReader,
+        cover: &[CoverCell],
+        cache: &CellCountCache,
+        h3: Field,
+    ) -> tantivy::Result<()> {
+        let cols = self.cols.clone();
+        let count_cols = CountColumns {
+            category: cols.category.as_ref(),
+            sold_out: &cols.sold_out,
+            lat: cols.lat.as_ref(),
+            lon: cols.lon.as_ref(),
+        };
+        let slots = Slots::new(cols.category_names.len());
+        let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(slots));
+        let deleted = counts.deleted(segment, &count_cols);
+        let filters = &self.criteria.filters;
+        let wanted: Vec<bool> = (0..slots.len())
+            .map(|slot| {
+                let (category, sold_out) = slots.split(slot);
+                let category_ok = filters.categories.is_empty()
+                    || category
+                        .and_then(|c| cols.category_names.get(c))
+                        .is_some_and(|name| filters.categories.contains(name));
+                category_ok && (filters.include_sold_out || !sold_out)
+            })
+            .collect();
+        let inverted = segment.inverted_index(h3)?;
+        let alive = segment.alive_bitset();
+        for cell in cover {
+            if let Some(bound) = cell.inside_from_m {
+                let (total, facets) = (&mut self.total, &mut self.facet_counts);
+                counts.count(segment, h3, cell.id, &count_cols, &deleted, |slot, n| {
+                    if !wanted[slot] {
+                        return;
+                    }
+                    *total += n as usize;
+                    if let Some(f) = slots.split(slot).0.and_then(|c| facets.get_mut(c)) {
+                        *f += u64::from(n);
+                    }
+                })?;
+                if self.hopeless(bound, None) {
+                    continue;
+                }
+            }
+            let term = Term::from_field_u64(h3, cell.id);
+            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+            else {
+                continue;
+            };
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                let live = alive.is_none_or(|a| a.is_alive(doc));
+                if live && wanted[count_cols.slot(slots, doc)] {
+                    match cell.inside_from_m {
+                        Some(bound) => self.place_inside(doc, bound),
+                        None => self.collect_tested(doc, 0.0),
+                    }
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(())
+    }
+
+    /// An offer that passes the geo test and the filters is counted and offered to the
+    /// page.
+    fn collect_tested(&mut self, doc: DocId, score: Score) {
+        let location = self.cols.location(doc);
+        let Some(distance_m) = self.geo_test(location) else {
+            return;
+        };
+        if !self.passes_filters(doc) {
+            return;
+        }
+        self.count(doc);
+        if self.criteria.keep == 0 {
+            return;
+        }
+        self.offer(Candidate {
+            primary: self.primary(score, distance_m),
+            id: self.cols.id.first(doc).unwrap_or(0),
+            doc,
+            score,
             distance_m,
             location,
         });
@@ -442,25 +538,7 @@ impl SegmentCollector for OfferSegmentCollector {
             // Not text relevance: hits without text score 0.
             score = 0.0;
         }
-        let location = self.cols.location(doc);
-        let Some(distance_m) = self.geo_test(location) else {
-            return;
-        };
-        if !self.passes_filters(doc) {
-            return;
-        }
-        self.count(doc);
-        if self.criteria.keep == 0 {
-            return;
-        }
-        self.offer(Candidate {
-            primary: self.primary(score, distance_m),
-            id: self.cols.id.first(doc).unwrap_or(0),
-            doc,
-            score,
-            distance_m,
-            location,
-        });
+        self.collect_tested(doc, score);
     }
 
     fn harvest(mut self) -> Harvest {

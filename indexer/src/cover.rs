@@ -17,7 +17,8 @@
 //! passes the test above. A flood fill from the centre cell through
 //! neighbours passing the test therefore reaches all of them.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{OnceLock, RwLock};
 
 use h3o::{CellIndex, LatLng, Resolution};
 
@@ -87,20 +88,37 @@ pub fn spatial_key(location: Option<GeoPoint>) -> u64 {
 
 /// The finest indexed resolution whose cells are not too small for the radius.
 pub(crate) fn resolution_for(radius_m: f64) -> Resolution {
+    finest_for(radius_m, MAX_RADIUS_IN_EDGES)
+}
+
+/// The finest indexed resolution whose average edge times `edges` reaches the radius.
+fn finest_for(radius_m: f64, edges: f64) -> Resolution {
     RESOLUTIONS
         .into_iter()
         .rev()
-        .find(|res| res.edge_length_m() * MAX_RADIUS_IN_EDGES >= radius_m)
+        .find(|res| res.edge_length_m() * edges >= radius_m)
         .unwrap_or(RESOLUTIONS[0])
 }
 
 /// Largest distance from the cell's centre to its boundary, in metres.
-fn circumradius_m(cell: CellIndex) -> f64 {
-    let centre = GeoPoint::from_latlng(LatLng::from(cell));
+fn circumradius_m(cell: CellIndex, centre: GeoPoint) -> f64 {
     cell.boundary()
         .iter()
         .map(|v| haversine_m(centre, GeoPoint::from_latlng(*v)))
         .fold(0.0, f64::max)
+}
+
+/// The finest resolution of the cover a search uses when it counts the offers of whole
+/// cells without visiting them (see [`counting_resolution`]): the radius spans at most
+/// this many average edges, so the cover holds at most about 1,500 cells.
+const COUNTING_RADIUS_IN_EDGES: f64 = 24.0;
+
+/// The resolution of the cover of a search that counts whole cells: finer than
+/// [`resolution_for`], so that the cells cut by the circle, whose offers must still be
+/// measured one by one, hold a smaller share of the disk (a sixth or less instead of
+/// half); a cell inside costs a lookup of its counts instead.
+pub(crate) fn counting_resolution(radius_m: f64) -> Resolution {
+    finest_for(radius_m, COUNTING_RADIUS_IN_EDGES)
 }
 
 /// One cell of a cover.
@@ -108,6 +126,9 @@ fn circumradius_m(cell: CellIndex) -> f64 {
 pub(crate) struct CoverCell {
     /// The H3 cell id.
     pub id: u64,
+    /// A lower bound, in metres, of the distance from the centre to any point of the
+    /// cell (0 for cells near the centre).
+    pub near_m: f64,
     /// When the whole cell lies inside the disk: a lower bound, in metres, of the
     /// distance from the centre to any point of the cell. Offers in such a cell
     /// need no distance test, and a nearest-first search can skip computing their
@@ -119,35 +140,100 @@ pub(crate) struct CoverCell {
 /// `radius_m` of `centre`, or `None` when the cover would be too large to be
 /// worth it.
 pub(crate) fn disk_cover(centre: GeoPoint, radius_m: f64) -> Option<Vec<CoverCell>> {
-    let res = resolution_for(radius_m);
+    disk_cover_at(centre, radius_m, resolution_for(radius_m))
+}
+
+/// Like [`disk_cover`], with cells of resolution `res`.
+pub(crate) fn disk_cover_at(
+    centre: GeoPoint,
+    radius_m: f64,
+    res: Resolution,
+) -> Option<Vec<CoverCell>> {
     let start = centre.to_latlng().to_cell(res);
     let mut seen: HashSet<CellIndex> = HashSet::from([start]);
     let mut queue = VecDeque::from([start]);
     let mut kept = Vec::new();
     while let Some(cell) = queue.pop_front() {
-        let cell_centre = GeoPoint::from_latlng(LatLng::from(cell));
-        // Every point of the cell is within `spread` of its centre (same argument
-        // and margins as the cover itself).
-        let spread = circumradius_m(cell) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M;
-        let d = haversine_m(centre, cell_centre);
+        let shape = shape_of(cell);
+        let spread = shape.spread_m;
+        let d = haversine_m(centre, shape.centre);
         // The start cell holds the centre, so it is always kept.
         if cell != start && d > radius_m + spread {
             continue;
         }
         kept.push(CoverCell {
             id: u64::from(cell),
+            near_m: (d - spread).max(0.0),
             inside_from_m: (d + spread <= radius_m).then(|| (d - spread).max(0.0)),
         });
         if kept.len() > MAX_CELLS {
             return None;
         }
-        for n in cell.grid_disk::<Vec<_>>(1) {
+        for &n in shape.neighbours() {
             if seen.insert(n) {
                 queue.push_back(n);
             }
         }
     }
     Some(kept)
+}
+
+/// What a cover needs to know of a cell.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    centre: GeoPoint,
+    /// Every point of the cell is within this distance of its centre (the circumradius
+    /// with the cover's margins).
+    spread_m: f64,
+    /// The adjacent cells (five around a pentagon, six otherwise), then `len`.
+    adjacent: [CellIndex; 6],
+    len: usize,
+}
+
+impl Shape {
+    fn new(cell: CellIndex) -> Shape {
+        let mut adjacent = [cell; 6];
+        let mut len = 0;
+        for n in cell.grid_disk::<Vec<_>>(1) {
+            if n != cell && len < adjacent.len() {
+                adjacent[len] = n;
+                len += 1;
+            }
+        }
+        let centre = GeoPoint::from_latlng(LatLng::from(cell));
+        Shape {
+            centre,
+            spread_m: circumradius_m(cell, centre) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M,
+            adjacent,
+            len,
+        }
+    }
+
+    fn neighbours(&self) -> &[CellIndex] {
+        &self.adjacent[..self.len]
+    }
+}
+
+/// How many cell shapes [`shape_of`] keeps; about 100 bytes each.
+const SHAPES_KEPT: usize = 200_000;
+
+/// The shape of `cell`, from a process-wide table: computing one (its boundary above
+/// all) took a few microseconds, most of a small search, and searches around the same
+/// places use the same cells again and again.
+fn shape_of(cell: CellIndex) -> Shape {
+    static SHAPES: OnceLock<RwLock<HashMap<CellIndex, Shape>>> = OnceLock::new();
+    let shapes = SHAPES.get_or_init(RwLock::default);
+    if let Some(shape) = shapes.read().unwrap_or_else(|e| e.into_inner()).get(&cell) {
+        return *shape;
+    }
+    let shape = Shape::new(cell);
+    let mut shapes = shapes.write().unwrap_or_else(|e| e.into_inner());
+    // Beyond the bound, start again rather than track which shapes are still used.
+    if shapes.len() >= SHAPES_KEPT {
+        shapes.clear();
+    }
+    shapes.insert(cell, shape);
+    shape
 }
 
 /// A disk on the sphere, with the H3 cover the search pre-filter uses, for callers that
@@ -251,6 +337,25 @@ mod tests {
         assert_eq!(spatial_key(None), u64::MAX);
     }
 
+    /// The finer covers of searches that count cells stay small, even for the largest
+    /// radius each resolution is chosen for.
+    #[test]
+    fn counting_covers_stay_small() {
+        let paris = GeoPoint::new(48.8566, 2.3522).unwrap();
+        for res in RESOLUTIONS {
+            for edges in [MAX_RADIUS_IN_EDGES, COUNTING_RADIUS_IN_EDGES] {
+                let r = res.edge_length_m() * edges - 1.0;
+                if r > crate::MAX_RADIUS_M {
+                    continue;
+                }
+                let res = counting_resolution(r);
+                assert!(res >= resolution_for(r));
+                let cells = disk_cover_at(paris, r, res).map_or(0, |c| c.len());
+                assert!((1..=2_000).contains(&cells), "r={r}: {cells} cells");
+            }
+        }
+    }
+
     #[test]
     fn cover_sizes_stay_reasonable() {
         let paris = GeoPoint::new(48.8566, 2.3522).unwrap();
@@ -280,7 +385,13 @@ mod tests {
     fn cover_contains_cells_of_points_inside() {
         let c = GeoPoint::new(-20.8823, 55.4504).unwrap();
         let r = 3_000.0;
-        let cover = disk_cover(c, r).unwrap();
+        for res in [resolution_for(r), counting_resolution(r)] {
+            cover_contains_cells_of_points_inside_at(c, r, res);
+        }
+    }
+
+    fn cover_contains_cells_of_points_inside_at(c: GeoPoint, r: f64, res: Resolution) {
+        let cover = disk_cover_at(c, r, res).unwrap();
         let cells: HashSet<u64> = cover.iter().map(|c| c.id).collect();
         let inside: HashSet<u64> = cover
             .iter()
@@ -288,7 +399,6 @@ mod tests {
             .map(|c| c.id)
             .collect();
         assert!(!inside.is_empty(), "a 3 km disk holds whole cells");
-        let res = resolution_for(r);
         for i in 0..360 {
             let a = (i as f64).to_radians();
             // Points on the circle, 2.99 km away, in every direction.

@@ -18,7 +18,8 @@ use tantivy::{
 };
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
-use crate::collect::{page, ColumnCache, OfferCollector};
+use crate::cells::{CellCountCache, DOCS_PER_CELL};
+use crate::collect::{page, ColumnCache, Harvest, OfferCollector};
 use crate::query::{DigitalMode, GeoFilter, Plan, Query};
 use crate::schema::{build_schema, Fields};
 use crate::{GeoPoint, IndexError, OfferDoc};
@@ -140,6 +141,8 @@ pub struct OfferIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     columns: Arc<ColumnCache>,
+    /// Per-cell counts of the segments, for searches that count whole cells.
+    cell_counts: CellCountCache,
     /// Runs the segments of a search that has the index to itself on every core.
     parallel: Executor,
     /// Searches running now.
@@ -215,6 +218,7 @@ impl OfferIndex {
             writer: Mutex::new(writer),
             fields,
             columns: Arc::default(),
+            cell_counts: CellCountCache::default(),
             parallel: Executor::multi_thread(threads, "mosaic-search-")?,
             in_flight: AtomicUsize::new(0),
         })
@@ -386,7 +390,7 @@ impl OfferIndex {
     fn run(&self, plan: Plan) -> Result<SearchResults, IndexError> {
         let searcher = self.reader.searcher();
         self.columns.retain_live(&searcher);
-        let collector = OfferCollector::new(&plan, self.columns.clone());
+        self.cell_counts.retain_live(&searcher);
         // Alone, a search spreads its segments over every core: a large disk in Paris
         // visits 200,000 offers, and the idle core halves its latency. Beside others it
         // stays on its thread: the cores are busy already, and a server's threads would
@@ -395,19 +399,11 @@ impl OfferIndex {
         let _running = Running(&self.in_flight);
         let single = Executor::single_thread();
         let executor = if alone { &self.parallel } else { &single };
-        let scoring = if collector.requires_scoring() {
-            EnableScoring::enabled_from_searcher(&searcher)
+        let harvest = if plan.counting {
+            self.collect_by_cells(&searcher, &plan, executor)?
         } else {
-            EnableScoring::disabled_from_searcher(&searcher)
+            self.collect(&searcher, &plan, executor)?
         };
-        let search = |require_all: bool| {
-            let query = self.tantivy_query(&plan, require_all);
-            searcher.search_with_executor(query.as_ref(), &collector, executor, scoring)
-        };
-        let mut harvest = search(true)?;
-        if harvest.total == 0 && plan.terms.len() > 1 {
-            harvest = search(false)?;
-        }
         let mut facets: Vec<CategoryFacet> = if plan.facets {
             harvest
                 .facets
@@ -428,6 +424,64 @@ impl OfferIndex {
             facets,
             snapshot: Snapshot(Some((searcher, self.fields.clone()))),
         })
+    }
+
+    /// A search through tantivy's query and the offer collector.
+    fn collect(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        executor: &Executor,
+    ) -> Result<Harvest, IndexError> {
+        let collector = OfferCollector::new(plan, self.columns.clone());
+        let scoring = if collector.requires_scoring() {
+            EnableScoring::enabled_from_searcher(searcher)
+        } else {
+            EnableScoring::disabled_from_searcher(searcher)
+        };
+        let search = |require_all: bool| {
+            let query = self.tantivy_query(plan, require_all);
+            searcher.search_with_executor(query.as_ref(), &collector, executor, scoring)
+        };
+        let mut harvest = search(true)?;
+        if harvest.total == 0 && plan.terms.len() > 1 {
+            harvest = search(false)?;
+        }
+        Ok(harvest)
+    }
+
+    /// A search that counts whole cells (see [`Plan::counting`]). A large segment goes
+    /// cell by cell; a small one is scanned whole with the exact test, which costs less
+    /// than looking each cell up in it.
+    fn collect_by_cells(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        executor: &Executor,
+    ) -> Result<Harvest, IndexError> {
+        let cover = plan.cells.as_deref().unwrap_or_default();
+        let scan = Plan {
+            cells: None,
+            counting: false,
+            ..plan.clone()
+        };
+        let collector = OfferCollector::new(&scan, self.columns.clone());
+        let weight = self
+            .tantivy_query(&scan, true)
+            .weight(EnableScoring::disabled_from_searcher(searcher))?;
+        let min_docs = DOCS_PER_CELL.saturating_mul(cover.len() as u64);
+        let fruits = executor.map(
+            |(ord, segment)| {
+                let ord = ord as u32;
+                if u64::from(segment.num_docs()) >= min_docs {
+                    collector.collect_cells(ord, segment, cover, &self.cell_counts, self.fields.h3)
+                } else {
+                    collector.collect_segment(weight.as_ref(), ord, segment)
+                }
+            },
+            searcher.segment_readers().iter().enumerate(),
+        )?;
+        Ok(collector.merge_fruits(fruits)?)
     }
 
     /// The inverted-index part of the search: text terms plus cheap

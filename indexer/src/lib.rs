@@ -78,12 +78,14 @@
 #![warn(missing_docs)]
 
 mod analysis;
+mod cells;
 mod collect;
 mod cover;
 mod doc;
 mod error;
 mod geo;
 mod index;
+mod per_segment;
 mod query;
 mod schema;
 

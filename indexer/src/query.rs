@@ -1,7 +1,7 @@
 //! What a search asks for, and its validation into an execution plan.
 
 use crate::analysis::analyze;
-use crate::cover::{disk_cover, CoverCell};
+use crate::cover::{counting_resolution, disk_cover, disk_cover_at, CoverCell};
 use crate::geo::{BoundingBox, GeoPoint};
 use crate::IndexError;
 
@@ -152,6 +152,10 @@ pub(crate) struct Plan {
     /// H3 cells covering the geo filter; `None` when there is no geo filter
     /// or its cover is too large (then the exact test alone decides).
     pub cells: Option<Vec<CoverCell>>,
+    /// The search counts whole cells instead of visiting their offers (see
+    /// [`crate::cells`]): `cells` is then a finer cover, sorted by
+    /// [`CoverCell::near_m`].
+    pub counting: bool,
     pub digital: DigitalMode,
     pub filters: Filters,
     pub sort: SortBy,
@@ -186,6 +190,12 @@ impl Query {
             });
         }
         let terms = analyze(text);
+        let sort = self.sort.unwrap_or(if terms.is_empty() {
+            SortBy::Distance
+        } else {
+            SortBy::Relevance
+        });
+        let mut counting = false;
         let (geo, cells) = match self.geo {
             None => (GeoPlan::None, None),
             Some(GeoFilter::Radius { center, radius_m }) => {
@@ -196,10 +206,21 @@ impl Query {
                 // Re-validate: a GeoPoint can only be built valid, but be
                 // strict about what reaches h3o.
                 let center = GeoPoint::new(center.lat(), center.lon())?;
-                let cells = self
-                    .needs_cover()
-                    .then(|| disk_cover(center, radius_m))
+                let fine = self
+                    .counts_cells(&terms, sort)
+                    .then(|| disk_cover_at(center, radius_m, counting_resolution(radius_m)))
                     .flatten();
+                counting = fine.is_some();
+                let cells = match fine {
+                    Some(mut cells) => {
+                        cells.sort_by(|a, b| a.near_m.total_cmp(&b.near_m));
+                        Some(cells)
+                    }
+                    None => self
+                        .needs_cover()
+                        .then(|| disk_cover(center, radius_m))
+                        .flatten(),
+                };
                 (GeoPlan::Radius { center, radius_m }, cells)
             }
             Some(GeoFilter::BoundingBox(bbox)) => {
@@ -223,15 +244,11 @@ impl Query {
                 (GeoPlan::Box { bbox, center }, cells)
             }
         };
-        let sort = self.sort.unwrap_or(if terms.is_empty() {
-            SortBy::Distance
-        } else {
-            SortBy::Relevance
-        });
         Ok(Plan {
             terms,
             geo,
             cells,
+            counting,
             digital: self.digital,
             filters: self.filters.clone(),
             sort,
@@ -258,8 +275,87 @@ impl Query {
         }
     }
 
+    /// Whether a radius search can count whole cells: nearest physical offers first, and
+    /// no filter but categories and sold-out ones, which the cells' counts are split by.
+    fn counts_cells(&self, terms: &[String], sort: SortBy) -> bool {
+        let f = &self.filters;
+        terms.is_empty()
+            && sort == SortBy::Distance
+            && self.digital == DigitalMode::Exclude
+            && f.subcategories.is_empty()
+            && f.max_price_cents.is_none()
+            && !f.free_only
+            && !f.duo_only
+            && f.begins_after.is_none()
+            && f.begins_before.is_none()
+    }
+
     /// With only digital offers wanted, the geo filter does not apply.
     fn needs_cover(&self) -> bool {
         self.digital != DigitalMode::Only
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nearest(radius_m: f64) -> Query {
+        Query {
+            geo: Some(GeoFilter::Radius {
+                center: GeoPoint::new(48.8566, 2.3522).unwrap(),
+                radius_m,
+            }),
+            digital: DigitalMode::Exclude,
+            facets: true,
+            ..Query::default()
+        }
+    }
+
+    /// Nearest physical offers, filtered by category or not, count whole cells of a
+    /// finer cover sorted nearest first; anything the counts are not split by does not.
+    #[test]
+    fn only_searches_the_counts_answer_count_cells() {
+        for radius_m in [300.0, 5_000.0, 50_000.0, MAX_RADIUS_M] {
+            let mut q = nearest(radius_m);
+            q.filters.categories = vec!["CINEMA".into()];
+            let plan = q.plan().unwrap();
+            assert!(plan.counting, "{radius_m} m");
+            let cells = plan.cells.unwrap();
+            assert!(cells.windows(2).all(|w| w[0].near_m <= w[1].near_m));
+            let coarse = disk_cover(GeoPoint::new(48.8566, 2.3522).unwrap(), radius_m).unwrap();
+            assert!(cells.len() >= coarse.len());
+        }
+        let not_counting = [
+            Query {
+                text: Some("concert".into()),
+                ..nearest(5_000.0)
+            },
+            Query {
+                digital: DigitalMode::Include,
+                ..nearest(5_000.0)
+            },
+            Query {
+                sort: Some(SortBy::Relevance),
+                ..nearest(5_000.0)
+            },
+            Query {
+                filters: Filters {
+                    max_price_cents: Some(1_000),
+                    ..Filters::default()
+                },
+                ..nearest(5_000.0)
+            },
+            Query {
+                filters: Filters {
+                    subcategories: vec!["LIVRE_PAPIER".into()],
+                    ..Filters::default()
+                },
+                ..nearest(5_000.0)
+            },
+        ];
+        for q in not_counting {
+            assert!(!q.plan().unwrap().counting, "{q:?}");
+        }
     }
 }

@@ -1,0 +1,226 @@
+//! Per-cell offer counts, so that a large disk is counted without visiting its offers.
+//!
+//! A search without text around Paris at 50 km matches some 170,000 offers; visiting each
+//! one only to count it (and its category, for the facets) was most of its time. The
+//! offers of a cell wholly inside the disk need no distance test, so their count is all
+//! the search needs from them, unless they could make the page.
+//!
+//! Counts are kept per segment (a segment's documents never change) and per cell, split
+//! by category ordinal and sold-out flag (a stock change re-adds the offer, so the flag
+//! never changes in place either). They are filled the first time a search needs a cell,
+//! from its postings, deleted documents included. Deletes do change: the documents
+//! deleted since are subtracted, per cell, from counts kept beside, which grow as the
+//! segment's deletes do (a segment only ever loses documents).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocId, DocSet, SegmentReader, Term, TERMINATED};
+
+use crate::cover::cells_of;
+use crate::geo::GeoPoint;
+use crate::per_segment::PerSegment;
+
+/// A segment with fewer offers than this many per cell of the cover is scanned whole
+/// instead: looking a cell up costs about as much as testing that many offers.
+pub(crate) const DOCS_PER_CELL: u64 = 20;
+
+/// The count of one cell (or one segment's deleted documents in it), by slot: see
+/// [`Slots`].
+type Counts = Arc<[u32]>;
+
+/// Where an offer is counted: two slots per category ordinal of the segment (available,
+/// sold out), then two for offers without a category.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slots {
+    categories: usize,
+}
+
+impl Slots {
+    pub(crate) fn new(categories: usize) -> Self {
+        Slots { categories }
+    }
+
+    /// Number of slots.
+    pub(crate) fn len(self) -> usize {
+        2 * (self.categories + 1)
+    }
+
+    /// The slot of an offer.
+    pub(crate) fn of(self, category: Option<u64>, sold_out: bool) -> usize {
+        let category = category
+            .and_then(|c| usize::try_from(c).ok())
+            .filter(|&c| c < self.categories)
+            .unwrap_or(self.categories);
+        2 * category + usize::from(sold_out)
+    }
+
+    /// The category ordinal of a slot (`None` for offers without one) and its sold-out flag.
+    pub(crate) fn split(self, slot: usize) -> (Option<usize>, bool) {
+        let category = slot / 2;
+        (
+            (category < self.categories).then_some(category),
+            slot % 2 == 1,
+        )
+    }
+}
+
+/// The fast fields a count reads.
+pub(crate) struct CountColumns<'a> {
+    pub category: Option<&'a StrColumn>,
+    pub sold_out: &'a Column<bool>,
+    pub lat: Option<&'a Column<f64>>,
+    pub lon: Option<&'a Column<f64>>,
+}
+
+impl CountColumns<'_> {
+    pub(crate) fn slot(&self, slots: Slots, doc: DocId) -> usize {
+        let category = self.category.and_then(|c| c.ords().first(doc));
+        slots.of(category, self.sold_out.first(doc).unwrap_or(false))
+    }
+}
+
+/// Every segment's counts.
+pub(crate) type CellCountCache = PerSegment<SegmentCounts>;
+
+impl SegmentCounts {
+    /// Empty counts for a segment whose categories fill `slots`.
+    pub(crate) fn new(slots: Slots) -> Self {
+        SegmentCounts {
+            slots,
+            base: RwLock::default(),
+            deleted: Mutex::default(),
+        }
+    }
+}
+
+/// One segment's counts.
+pub(crate) struct SegmentCounts {
+    slots: Slots,
+    /// Per cell, over every document of the segment, deleted ones included.
+    base: RwLock<HashMap<u64, Counts>>,
+    /// The deleted documents, as of the most deletes seen so far.
+    deleted: Mutex<Arc<Deleted>>,
+}
+
+/// A segment's deleted documents and their counts per cell (at every resolution).
+#[derive(Default)]
+pub(crate) struct Deleted {
+    docs: HashSet<DocId>,
+    by_cell: HashMap<u64, Vec<u32>>,
+}
+
+impl Deleted {
+    /// Adds the documents `segment` has deleted that are not here yet.
+    fn extend(&mut self, segment: &SegmentReader, cols: &CountColumns, slots: Slots) {
+        let Some(alive) = segment.alive_bitset() else {
+            return;
+        };
+        for doc in 0..segment.max_doc() {
+            if alive.is_alive(doc) || !self.docs.insert(doc) {
+                continue;
+            }
+            let (Some(lat), Some(lon)) = (
+                cols.lat.and_then(|c| c.first(doc)),
+                cols.lon.and_then(|c| c.first(doc)),
+            ) else {
+                continue;
+            };
+            let slot = cols.slot(slots, doc);
+            // The cells the document was indexed with, from the same coordinates.
+            for cell in cells_of(GeoPoint::new_unchecked(lat, lon)) {
+                let counts = self
+                    .by_cell
+                    .entry(cell)
+                    .or_insert_with(|| vec![0; slots.len()]);
+                counts[slot] += 1;
+            }
+        }
+    }
+}
+
+impl SegmentCounts {
+    /// The deleted documents of `segment` (this segment, as one searcher sees it).
+    pub(crate) fn deleted(&self, segment: &SegmentReader, cols: &CountColumns) -> Arc<Deleted> {
+        let mut latest = self.deleted.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = segment.num_deleted_docs() as usize;
+        if latest.docs.len() == wanted {
+            return latest.clone();
+        }
+        if latest.docs.len() < wanted {
+            let mut more = Deleted {
+                docs: latest.docs.clone(),
+                by_cell: latest.by_cell.clone(),
+            };
+            more.extend(segment, cols, self.slots);
+            *latest = Arc::new(more);
+            return latest.clone();
+        }
+        // An older searcher, with fewer deletes than a newer one already saw.
+        drop(latest);
+        let mut older = Deleted::default();
+        older.extend(segment, cols, self.slots);
+        Arc::new(older)
+    }
+
+    /// Calls `f(slot, n)` for each slot holding `n > 0` live offers of `cell` in `segment`.
+    pub(crate) fn count(
+        &self,
+        segment: &SegmentReader,
+        h3: Field,
+        cell: u64,
+        cols: &CountColumns,
+        deleted: &Deleted,
+        mut f: impl FnMut(usize, u32),
+    ) -> tantivy::Result<()> {
+        let cached = self
+            .base
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&cell)
+            .cloned();
+        let base = match cached {
+            Some(base) => base,
+            None => {
+                let base = self.fill(segment, h3, cell, cols)?;
+                self.base
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(cell, base.clone());
+                base
+            }
+        };
+        let dead = deleted.by_cell.get(&cell);
+        for (slot, &n) in base.iter().enumerate() {
+            let d = dead.and_then(|d| d.get(slot)).copied().unwrap_or(0);
+            let n = n.saturating_sub(d);
+            if n > 0 {
+                f(slot, n);
+            }
+        }
+        Ok(())
+    }
+
+    fn fill(
+        &self,
+        segment: &SegmentReader,
+        h3: Field,
+        cell: u64,
+        cols: &CountColumns,
+    ) -> tantivy::Result<Counts> {
+        let mut counts = vec![0u32; self.slots.len()];
+        let postings = segment
+            .inverted_index(h3)?
+            .read_postings(&Term::from_field_u64(h3, cell), IndexRecordOption::Basic)?;
+        if let Some(mut postings) = postings {
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                counts[cols.slot(self.slots, doc)] += 1;
+                doc = postings.advance();
+            }
+        }
+        Ok(counts.into())
+    }
+}
