@@ -106,7 +106,7 @@ pub(crate) struct SegmentCounts {
 }
 
 /// A segment's deleted documents and their counts per cell (at every resolution).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Deleted {
     docs: HashSet<DocId>,
     by_cell: HashMap<u64, Vec<u32>>,
@@ -150,12 +150,8 @@ impl SegmentCounts {
             return latest.clone();
         }
         if latest.docs.len() < wanted {
-            let mut more = Deleted {
-                docs: latest.docs.clone(),
-                by_cell: latest.by_cell.clone(),
-            };
-            more.extend(segment, cols, self.slots);
-            *latest = Arc::new(more);
+            // Copied only if a search still reads the previous state.
+            Arc::make_mut(&mut *latest).extend(segment, cols, self.slots);
             return latest.clone();
         }
         // An older searcher, with fewer deletes than a newer one already saw.

@@ -29,8 +29,6 @@ struct Criteria {
     /// offset + limit: the best `keep` hits of each segment are enough.
     keep: usize,
     facets: bool,
-    /// Scores carry cell bounds, not text relevance (see `Plan::cell_bounds`).
-    cell_bounds: bool,
 }
 
 pub(crate) struct OfferCollector {
@@ -85,9 +83,8 @@ impl OfferCollector {
                 sort: plan.sort,
                 keep: plan.offset.saturating_add(plan.limit),
                 facets: plan.facets,
-                cell_bounds: plan.cell_bounds(),
             }),
-            scoring: !plan.terms.is_empty() || plan.cell_bounds(),
+            scoring: !plan.terms.is_empty(),
         }
     }
 }
@@ -356,44 +353,24 @@ impl OfferSegmentCollector {
         }
     }
 
-    /// An offer of a cell that lies inside the disk, at least `inside_from_m` from
-    /// the centre: it passes the geo test without one, and its distance is computed
-    /// only if it could still make the page.
-    fn collect_inside(&mut self, doc: DocId, inside_from_m: f64) {
-        if !self.passes_filters(doc) {
-            return;
-        }
-        self.count(doc);
-        self.place_inside(doc, inside_from_m);
-    }
-
-    /// Whether an offer at least `inside_from_m` from the centre (`doc`, when known)
-    /// cannot make the page any more.
-    fn hopeless(&self, inside_from_m: f64, doc: Option<DocId>) -> bool {
+    /// Whether an offer at least `inside_from_m` from the centre cannot make a page
+    /// sorted by distance any more.
+    fn hopeless(&self, inside_from_m: f64) -> bool {
         if self.criteria.keep == 0 {
             return true;
         }
-        if self.heap.len() < self.criteria.keep {
-            return false;
-        }
-        let Some(worst) = self.heap.peek() else {
-            return true;
-        };
-        match (self.criteria.sort, doc) {
-            // The distance is at least the bound; ties go to the lower id, so only
-            // a bound strictly beyond the worst kept distance rules the offer out.
-            (SortBy::Distance, _) => inside_from_m > worst.primary,
-            // Without text every primary key is 0: the lowest ids win.
-            (SortBy::Relevance | SortBy::Blend, Some(doc)) => {
-                self.cols.id.first(doc).unwrap_or(0) > worst.id
-            }
-            (SortBy::Relevance | SortBy::Blend, None) => false,
-        }
+        // The distance is at least the bound; ties go to the lower id, so only a bound
+        // strictly beyond the worst kept distance rules the offer out.
+        self.heap.len() == self.criteria.keep
+            && self
+                .heap
+                .peek()
+                .is_some_and(|worst| inside_from_m > worst.primary)
     }
 
     /// Offers a counted offer of a cell inside the disk to the page.
     fn place_inside(&mut self, doc: DocId, inside_from_m: f64) {
-        if self.hopeless(inside_from_m, Some(doc)) {
+        if self.hopeless(inside_from_m) {
             return;
         }
         let location = self.cols.location(doc);
@@ -455,7 +432,7 @@ impl OfferSegmentCollector {
                         *f += u64::from(n);
                     }
                 })?;
-                if self.hopeless(bound, None) {
+                if self.hopeless(bound) {
                     continue;
                 }
             }
@@ -530,14 +507,6 @@ impl SegmentCollector for OfferSegmentCollector {
     type Fruit = Harvest;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let mut score = score;
-        if self.criteria.cell_bounds {
-            if score >= 1.0 {
-                return self.collect_inside(doc, f64::from(score) - 1.0);
-            }
-            // Not text relevance: hits without text score 0.
-            score = 0.0;
-        }
         self.collect_tested(doc, score);
     }
 

@@ -22,6 +22,7 @@ use crate::cells::{CellCountCache, DOCS_PER_CELL};
 use crate::collect::{page, ColumnCache, Harvest, OfferCollector};
 use crate::query::{DigitalMode, GeoFilter, Plan, Query};
 use crate::schema::{build_schema, Fields};
+use crate::term_filter::TermFilter;
 use crate::{GeoPoint, IndexError, OfferDoc};
 
 /// Writer memory budget per indexing thread (tantivy needs at least 15 MB).
@@ -508,43 +509,11 @@ impl OfferIndex {
             DigitalMode::Exclude | DigitalMode::Include => {}
         }
         if let (Some(cells), false) = (&plan.cells, plan.digital == DigitalMode::Only) {
-            let bounds = plan.cell_bounds();
-            // A union of term queries: each cell is one dictionary lookup, where a
-            // term set would stream the whole cell dictionary through an automaton.
-            // With cell bounds, a cell's constant score is 1 + the lower bound of its
-            // distance when it lies inside the disk, 0 otherwise; an offer has one
-            // cell per resolution, so its score is exactly its cell's.
-            let cells: Box<dyn TantivyQuery> = Box::new(BooleanQuery::union(
-                cells
-                    .iter()
-                    .map(|c| {
-                        let term = Box::new(TermQuery::new(
-                            Term::from_field_u64(f.h3, c.id),
-                            IndexRecordOption::Basic,
-                        ));
-                        let score = match (bounds, c.inside_from_m) {
-                            // One metre off keeps the f32 bound below the true one.
-                            (true, Some(lb)) => 1.0 + (lb - 1.0).max(0.0) as f32,
-                            _ => 0.0,
-                        };
-                        Box::new(ConstScoreQuery::new(term, score)) as Box<dyn TantivyQuery>
-                    })
-                    .collect(),
-            ));
-            let cells: Box<dyn TantivyQuery> = if plan.digital == DigitalMode::Include {
-                // Digital offers have no cell but bypass the geo filter.
-                Box::new(BooleanQuery::union(vec![
-                    cells,
-                    Box::new(ConstScoreQuery::new(digital(true), 0.0)),
-                ]))
-            } else {
-                cells
-            };
-            if bounds {
-                clauses.push((Occur::Must, cells));
-            } else {
-                filters.push(cells);
-            }
+            // Digital offers have no cell but bypass the geo filter.
+            let digital = (plan.digital == DigitalMode::Include)
+                .then(|| Term::from_field_bool(f.digital, true));
+            let cells = cells.iter().map(|c| Term::from_field_u64(f.h3, c.id));
+            filters.push(Box::new(TermFilter::new(cells.chain(digital))));
         }
         for (field, values) in [
             (f.category, &plan.filters.categories),

@@ -88,6 +88,7 @@ mod index;
 mod per_segment;
 mod query;
 mod schema;
+mod term_filter;
 
 pub use cover::{spatial_key, Disk};
 pub use doc::OfferDoc;

@@ -164,20 +164,6 @@ pub(crate) struct Plan {
     pub facets: bool,
 }
 
-impl Plan {
-    /// Whether the search passes each offer its cell's lower bound as its score
-    /// (see [`CoverCell::inside_from_m`]): only without text, whose score it would
-    /// take, and for a radius with whole cells inside it.
-    pub(crate) fn cell_bounds(&self) -> bool {
-        self.terms.is_empty()
-            && matches!(self.geo, GeoPlan::Radius { .. })
-            && self
-                .cells
-                .as_ref()
-                .is_some_and(|cells| cells.iter().any(|c| c.inside_from_m.is_some()))
-    }
-}
-
 impl Query {
     /// Validates the query; every bad-input error surfaces here.
     pub(crate) fn plan(&self) -> Result<Plan, IndexError> {
@@ -227,20 +213,11 @@ impl Query {
                 bbox.validate()?;
                 let center = bbox.center();
                 let radius = bbox.circumradius_m();
-                // A cell inside the box's circumscribed disk may still stick out of
-                // the box: no cell is known to be inside.
+                // The box's circumscribed disk: its cells pre-filter, the exact test
+                // against the box decides.
                 let cells = (self.needs_cover() && radius <= MAX_RADIUS_M)
                     .then(|| disk_cover(center, radius.max(MIN_RADIUS_M)))
-                    .flatten()
-                    .map(|cells| {
-                        cells
-                            .into_iter()
-                            .map(|c| CoverCell {
-                                inside_from_m: None,
-                                ..c
-                            })
-                            .collect()
-                    });
+                    .flatten();
                 (GeoPlan::Box { bbox, center }, cells)
             }
         };
