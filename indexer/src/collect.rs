@@ -459,13 +459,15 @@ impl OfferSegmentCollector {
     /// An offer that passes the geo test and the filters is counted and offered to the
     /// page.
     fn collect_tested(&mut self, doc: DocId, score: Score) {
+        // The filters first: a column read each, where the geo test reads two and
+        // measures a distance, and a price cap or a date window rejects most offers.
+        if !self.passes_filters(doc) {
+            return;
+        }
         let location = self.cols.location(doc);
         let Some(distance_m) = self.geo_test(location) else {
             return;
         };
-        if !self.passes_filters(doc) {
-            return;
-        }
         self.count(doc);
         if self.criteria.keep == 0 {
             return;
