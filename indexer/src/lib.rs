@@ -33,6 +33,18 @@
 //! tested exactly on latitude/longitude. Covers too large to help (boxes over
 //! 1000 km) fall back to a scan with the same exact test.
 //!
+//! The cells' offers are read into a bitset per segment (one postings read per
+//! cell), which the text and filters then intersect.
+//!
+//! A search for the nearest physical offers with no filter but categories and
+//! sold-out ones (a geo-only search, a feed's candidates) is counted rather than
+//! visited: its cover uses finer cells (the radius spans up to 24 of their edges),
+//! nearest first. A cell wholly inside the disk adds its per-segment counts (by
+//! category and sold-out flag, deleted offers subtracted) to the total and the
+//! facets, and its offers are read only while they could still make the page. Only
+//! the cells cut by the circle are tested offer by offer: a 50 km disk around Paris
+//! holds 170,000 offers, of which only those near its edge are read.
+//!
 //! Digital offers (no location) are nationwide: they bypass geo filters unless
 //! excluded with [`DigitalMode::Exclude`], and never have a distance.
 //!
