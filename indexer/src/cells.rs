@@ -27,6 +27,9 @@ use crate::per_segment::PerSegment;
 /// instead: looking a cell up costs about as much as testing that many offers.
 pub(crate) const DOCS_PER_CELL: u64 = 20;
 
+/// How many cells' counts a segment keeps (a few hundred bytes each).
+const CELLS_KEPT: usize = 100_000;
+
 /// The count of one cell (or one segment's deleted documents in it), by slot: see
 /// [`Slots`].
 type Counts = Arc<[u32]>;
@@ -181,10 +184,13 @@ impl SegmentCounts {
             Some(base) => base,
             None => {
                 let base = self.fill(segment, h3, cell, cols)?;
-                self.base
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(cell, base.clone());
+                let mut cached = self.base.write().unwrap_or_else(|e| e.into_inner());
+                // Beyond the bound, start again rather than track which cells are used:
+                // a load test over the whole country grew them by a gigabyte.
+                if cached.len() >= CELLS_KEPT {
+                    cached.clear();
+                }
+                cached.insert(cell, base.clone());
                 base
             }
         };

@@ -36,8 +36,8 @@
 //! The cells' offers are read into a bitset per segment (one postings read per
 //! cell), which the text and filters then intersect.
 //!
-//! A search for the nearest physical offers with no filter but categories and
-//! sold-out ones (a geo-only search, a feed's candidates) is counted rather than
+//! A search for the nearest physical offers with an exact total and no filter but
+//! categories and sold-out ones (a geo-only search) is counted rather than
 //! visited: its cover uses finer cells (the radius spans up to 24 of their edges),
 //! nearest first. A cell wholly inside the disk adds its per-segment counts (by
 //! category and sold-out flag, deleted offers subtracted) to the total and the

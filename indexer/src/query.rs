@@ -254,9 +254,13 @@ impl Query {
 
     /// Whether a radius search can count whole cells: nearest physical offers first, and
     /// no filter but categories and sold-out ones, which the cells' counts are split by.
+    /// Only for an exact total: a search that may stop early (a feed's 2,000 candidates)
+    /// reads most of its cells' offers anyway, and under load it ran 2.6 times slower
+    /// counting them.
     fn counts_cells(&self, terms: &[String], sort: SortBy) -> bool {
         let f = &self.filters;
-        terms.is_empty()
+        self.exact_total
+            && terms.is_empty()
             && sort == SortBy::Distance
             && self.digital == DigitalMode::Exclude
             && f.subcategories.is_empty()
@@ -314,6 +318,11 @@ mod tests {
             },
             Query {
                 sort: Some(SortBy::Relevance),
+                ..nearest(5_000.0)
+            },
+            Query {
+                exact_total: false,
+                facets: false,
                 ..nearest(5_000.0)
             },
             Query {
