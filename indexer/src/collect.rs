@@ -379,11 +379,22 @@ impl OfferSegmentCollector {
             // A cell term on an offer without location cannot happen; be exact anyway.
             _ => return,
         };
+        self.offer_doc(doc, 0.0, distance_m, location);
+    }
+
+    /// Offers `doc`, measured, to the page.
+    fn offer_doc(
+        &mut self,
+        doc: DocId,
+        score: Score,
+        distance_m: Option<f64>,
+        location: Option<GeoPoint>,
+    ) {
         self.offer(Candidate {
-            primary: self.primary(0.0, distance_m),
+            primary: self.primary(score, distance_m),
             id: self.cols.id.first(doc).unwrap_or(0),
             doc,
-            score: 0.0,
+            score,
             distance_m,
             location,
         });
@@ -472,14 +483,7 @@ impl OfferSegmentCollector {
         if self.criteria.keep == 0 {
             return;
         }
-        self.offer(Candidate {
-            primary: self.primary(score, distance_m),
-            id: self.cols.id.first(doc).unwrap_or(0),
-            doc,
-            score,
-            distance_m,
-            location,
-        });
+        self.offer_doc(doc, score, distance_m, location);
     }
 
     fn hit(&self, c: Candidate) -> Hit {
