@@ -152,6 +152,12 @@ impl Engine {
         &self.store
     }
 
+    /// The offer index under the engine, for tools and tests that query it directly
+    /// (whole hit sets, beyond the pages [`Engine::search`] hands out).
+    pub fn index(&self) -> &OfferIndex {
+        &self.index
+    }
+
     /// The instant the index reflects the store as of: its freshness.
     pub fn index_synced_at(&self) -> Timestamp {
         *self.synced_at.lock().expect("sync lock")

@@ -1,6 +1,7 @@
 //! The offer index against the store: exact geography on the generated world, reopening
 //! after a restart, rebuilding when corrupt, and changes made by another process.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use engine::booking::BookingRequest;
@@ -10,6 +11,7 @@ use engine::money::Cents;
 use engine::seed::{Profile, SeedConfig};
 use engine::testing::{Fixture, OfferSpec, TestStore};
 use engine::{seed_store, DigitalMode, Engine, SearchRequest};
+use indexer::{haversine_m, BoundingBox, GeoFilter, Query, SortBy};
 use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 
@@ -23,10 +25,22 @@ fn near(lat: f64, lon: f64, radius_km: f64) -> SearchRequest {
     }
 }
 
-/// 1,000 radius queries on the `ci` world, centres on real places including Corsica and
-/// overseas: the index's hit counts equal a brute-force haversine count over the store.
-#[tokio::test]
-async fn radius_searches_match_a_brute_force_scan_of_the_store() {
+/// The `ci` world's searchable physical offers, by id: active, with a stock still bookable
+/// for one place, at their venue's coordinates.
+async fn searchable_offers(engine: &Engine) -> BTreeMap<u64, Coordinates> {
+    let now = engine::now();
+    engine
+        .store()
+        .offer_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.stocks.iter().any(|s| s.is_bookable(now, 1)))
+        .filter_map(|r| r.venue.map(|v| (r.offer.id.0 as u64, v.location)))
+        .collect()
+}
+
+async fn ci_world() -> (TestStore, std::sync::Arc<Engine>) {
     let t = TestStore::sqlite().await;
     let today = chrono::Utc::now().date_naive();
     seed_store(
@@ -41,53 +55,155 @@ async fn radius_searches_match_a_brute_force_scan_of_the_store() {
     .await
     .unwrap();
     let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    let now = engine::now();
-    // Searchable physical offers: active, with a stock still bookable for one place.
-    let offers: Vec<(i64, f64, f64)> = engine
-        .store()
-        .offer_records()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.stocks.iter().any(|s| s.is_bookable(now, 1)))
-        .filter_map(|r| {
-            r.venue
-                .map(|v| (r.offer.id.0, v.location.lat(), v.location.lon()))
-        })
-        .collect();
-    let centres = [
+    (t, engine)
+}
+
+/// Query `i`'s centre, in turn: a real place (Paris, Ajaccio, Cayenne, Saint-Denis de La
+/// Réunion, Lyon), a point a few metres from a vertex of an offer's H3 cell at an indexed
+/// resolution (where a sloppy cover would miss), and a point near a random offer.
+fn centre(i: usize, rng: &mut impl Rng, offers: &[Coordinates]) -> Coordinates {
+    const PLACES: [(f64, f64); 5] = [
         (48.8566, 2.3522),
         (41.9192, 8.7386),
         (4.9372, -52.3260),
         (-20.8823, 55.4504),
         (45.76, 4.84),
     ];
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-    for i in 0..1_000 {
-        let (lat, lon) = if i % 2 == 0 {
-            centres[i % centres.len()]
-        } else {
-            let o = offers[rng.gen_range(0..offers.len())];
+    let o = offers[rng.gen_range(0..offers.len())];
+    let (lat, lon) = match i % 3 {
+        0 => PLACES[(i / 3) % PLACES.len()],
+        1 => {
+            let res = h3o::Resolution::try_from(rng.gen_range(4u8..=9)).unwrap();
+            let cell = h3o::LatLng::new(o.lat(), o.lon()).unwrap().to_cell(res);
+            let boundary = cell.boundary();
+            let v = boundary[rng.gen_range(0..boundary.len())];
             (
-                o.1 + rng.gen_range(-0.05..0.05),
-                o.2 + rng.gen_range(-0.05..0.05),
+                v.lat() + rng.gen_range(-3e-5..3e-5),
+                v.lng() + rng.gen_range(-3e-5..3e-5),
             )
-        };
-        let radius_km = 0.5 * 200f64.powf(rng.gen::<f64>());
-        let centre = Coordinates::new(lat, lon).unwrap();
-        let expected = offers
+        }
+        _ => (
+            o.lat() + rng.gen_range(-0.05..0.05),
+            o.lon() + rng.gen_range(-0.05..0.05),
+        ),
+    };
+    Coordinates::new(lat, lon).unwrap()
+}
+
+/// Every hit of a search, paged through at once.
+fn hit_set(engine: &Engine, geo: GeoFilter) -> BTreeMap<u64, Option<f64>> {
+    let results = engine
+        .index()
+        .search(&Query {
+            geo: Some(geo),
+            digital: DigitalMode::Exclude,
+            sort: Some(SortBy::Distance),
+            limit: 10_000,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(
+        results.total,
+        results.hits.len(),
+        "one page holds every hit"
+    );
+    results.hits.iter().map(|h| (h.id, h.distance_m)).collect()
+}
+
+/// Offers in `expected` and not in `found`, and the other way round.
+fn differences<V>(expected: &BTreeSet<u64>, found: &BTreeMap<u64, V>) -> (Vec<u64>, Vec<u64>) {
+    let missing = expected
+        .iter()
+        .filter(|id| !found.contains_key(id))
+        .copied()
+        .collect();
+    let extra = found
+        .keys()
+        .filter(|id| !expected.contains(id))
+        .copied()
+        .collect();
+    (missing, extra)
+}
+
+/// 1,000 radius queries (0.5–100 km) on the `ci` world: the index's hit set equals a
+/// brute-force haversine scan of the store, 0 missing and 0 extra, with exact distances.
+#[tokio::test]
+async fn radius_searches_match_a_brute_force_scan_of_the_store() {
+    let (_t, engine) = ci_world().await;
+    let offers = searchable_offers(&engine).await;
+    let points: Vec<Coordinates> = offers.values().copied().collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let mut hits = 0;
+    for i in 0..1_000 {
+        let centre = centre(i, &mut rng, &points);
+        let radius_m = 500.0 * 200f64.powf(rng.gen::<f64>());
+        let expected: BTreeSet<u64> = offers
             .iter()
-            .filter(|o| {
-                indexer::haversine_m(centre, Coordinates::new(o.1, o.2).unwrap())
-                    <= radius_km * 1000.0
-            })
-            .count();
-        let found = engine.search(&near(lat, lon, radius_km)).await.unwrap();
-        assert_eq!(
-            found.total, expected,
-            "query {i}: {radius_km:.2} km around ({lat}, {lon})"
+            .filter(|(_, &p)| haversine_m(centre, p) <= radius_m)
+            .map(|(&id, _)| id)
+            .collect();
+        let found = hit_set(
+            &engine,
+            GeoFilter::Radius {
+                center: centre,
+                radius_m,
+            },
         );
+        let (missing, extra) = differences(&expected, &found);
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "query {i}: {radius_m:.0} m around {centre:?}: missing {missing:?}, extra {extra:?}"
+        );
+        for (id, distance) in &found {
+            let exact = haversine_m(centre, offers[id]);
+            assert!(
+                distance.is_some_and(|d| (d - exact).abs() < 1e-6),
+                "query {i}: offer {id} at {distance:?} m, {exact} m by haversine"
+            );
+        }
+        hits += found.len();
     }
+    assert!(hits > 10_000, "the queries found offers: {hits}");
+}
+
+/// 1,000 bounding boxes (0.5–100 km across, same centres) on the `ci` world: the index's
+/// hit set equals a scan of the store, 0 missing and 0 extra.
+#[tokio::test]
+async fn bounding_boxes_match_a_brute_force_scan_of_the_store() {
+    let (_t, engine) = ci_world().await;
+    let offers = searchable_offers(&engine).await;
+    let points: Vec<Coordinates> = offers.values().copied().collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut hits = 0;
+    for i in 0..1_000 {
+        let c = centre(i, &mut rng, &points);
+        let half_km = 0.25 * 200f64.powf(rng.gen::<f64>());
+        let dlat = half_km / 111.2;
+        let dlon = dlat / c.lat().to_radians().cos();
+        let bbox = BoundingBox::new(
+            c.lat() - dlat,
+            c.lon() - dlon,
+            c.lat() + dlat,
+            c.lon() + dlon,
+        )
+        .unwrap();
+        let expected: BTreeSet<u64> = offers
+            .iter()
+            .filter(|(_, &p)| {
+                (bbox.south..=bbox.north).contains(&p.lat())
+                    && (bbox.west..=bbox.east).contains(&p.lon())
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        let found = hit_set(&engine, GeoFilter::BoundingBox(bbox));
+        let (missing, extra) = differences(&expected, &found);
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "box {i}: {bbox:?}: missing {missing:?}, extra {extra:?}"
+        );
+        hits += found.len();
+    }
+    assert!(hits > 10_000, "the boxes found offers: {hits}");
 }
 
 async fn one_offer_world() -> (TestStore, StockId, UserId) {
