@@ -25,22 +25,13 @@ fn near(lat: f64, lon: f64, radius_km: f64) -> SearchRequest {
     }
 }
 
-/// The `ci` world's searchable physical offers, by id: active, with a stock still bookable
-/// for one place, at their venue's coordinates.
-async fn searchable_offers(engine: &Engine) -> BTreeMap<u64, Coordinates> {
-    let now = engine::now();
-    engine
-        .store()
-        .offer_records()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.stocks.iter().any(|s| s.is_bookable(now, 1)))
-        .filter_map(|r| r.venue.map(|v| (r.offer.id.0 as u64, v.location)))
-        .collect()
-}
-
-async fn ci_world() -> (TestStore, std::sync::Arc<Engine>) {
+/// The `ci` world, its engine, and its searchable physical offers by id: active, with a
+/// stock still bookable for one place, at their venue's coordinates.
+async fn ci_world() -> (
+    TestStore,
+    std::sync::Arc<Engine>,
+    BTreeMap<u64, Coordinates>,
+) {
     let t = TestStore::sqlite().await;
     let today = chrono::Utc::now().date_naive();
     seed_store(
@@ -55,7 +46,17 @@ async fn ci_world() -> (TestStore, std::sync::Arc<Engine>) {
     .await
     .unwrap();
     let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    (t, engine)
+    let now = engine::now();
+    let offers = engine
+        .store()
+        .offer_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.stocks.iter().any(|s| s.is_bookable(now, 1)))
+        .filter_map(|r| r.venue.map(|v| (r.offer.id.0 as u64, v.location)))
+        .collect();
+    (t, engine, offers)
 }
 
 /// Query `i`'s centre, in turn: a real place (Paris, Ajaccio, Cayenne, Saint-Denis de La
@@ -129,8 +130,7 @@ fn differences<V>(expected: &BTreeSet<u64>, found: &BTreeMap<u64, V>) -> (Vec<u6
 /// brute-force haversine scan of the store, 0 missing and 0 extra, with exact distances.
 #[tokio::test]
 async fn radius_searches_match_a_brute_force_scan_of_the_store() {
-    let (_t, engine) = ci_world().await;
-    let offers = searchable_offers(&engine).await;
+    let (_t, engine, offers) = ci_world().await;
     let points: Vec<Coordinates> = offers.values().copied().collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
     let mut hits = 0;
@@ -170,8 +170,7 @@ async fn radius_searches_match_a_brute_force_scan_of_the_store() {
 /// hit set equals a scan of the store, 0 missing and 0 extra.
 #[tokio::test]
 async fn bounding_boxes_match_a_brute_force_scan_of_the_store() {
-    let (_t, engine) = ci_world().await;
-    let offers = searchable_offers(&engine).await;
+    let (_t, engine, offers) = ci_world().await;
     let points: Vec<Coordinates> = offers.values().copied().collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let mut hits = 0;
