@@ -343,8 +343,22 @@ impl OfferSegmentCollector {
         }
     }
 
-    /// Keeps `candidate` if it is among the best `keep` so far.
-    fn offer(&mut self, candidate: Candidate) {
+    /// Keeps `doc`, measured, if it is among the best `keep` so far.
+    fn offer(
+        &mut self,
+        doc: DocId,
+        score: Score,
+        distance_m: Option<f64>,
+        location: Option<GeoPoint>,
+    ) {
+        let candidate = Candidate {
+            primary: self.primary(score, distance_m),
+            id: self.cols.id.first(doc).unwrap_or(0),
+            doc,
+            score,
+            distance_m,
+            location,
+        };
         if self.heap.len() < self.criteria.keep {
             self.heap.push(candidate);
         } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
@@ -379,25 +393,7 @@ impl OfferSegmentCollector {
             // A cell term on an offer without location cannot happen; be exact anyway.
             _ => return,
         };
-        self.offer_doc(doc, 0.0, distance_m, location);
-    }
-
-    /// Offers `doc`, measured, to the page.
-    fn offer_doc(
-        &mut self,
-        doc: DocId,
-        score: Score,
-        distance_m: Option<f64>,
-        location: Option<GeoPoint>,
-    ) {
-        self.offer(Candidate {
-            primary: self.primary(score, distance_m),
-            id: self.cols.id.first(doc).unwrap_or(0),
-            doc,
-            score,
-            distance_m,
-            location,
-        });
+        self.offer(doc, 0.0, distance_m, location);
     }
 
     /// See [`OfferCollector::collect_cells`].
@@ -483,7 +479,7 @@ impl OfferSegmentCollector {
         if self.criteria.keep == 0 {
             return;
         }
-        self.offer_doc(doc, score, distance_m, location);
+        self.offer(doc, score, distance_m, location);
     }
 
     fn hit(&self, c: Candidate) -> Hit {
