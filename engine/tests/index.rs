@@ -188,10 +188,7 @@ async fn bounding_boxes_match_a_brute_force_scan_of_the_store() {
         .unwrap();
         let expected: BTreeSet<u64> = offers
             .iter()
-            .filter(|(_, &p)| {
-                (bbox.south..=bbox.north).contains(&p.lat())
-                    && (bbox.west..=bbox.east).contains(&p.lon())
-            })
+            .filter(|(_, &p)| bbox.contains(p))
             .map(|(&id, _)| id)
             .collect();
         let found = hit_set(&engine, GeoFilter::BoundingBox(bbox));
