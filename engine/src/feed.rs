@@ -13,6 +13,7 @@ use crate::error::EngineError;
 use crate::ids::{OfferId, UserId};
 use crate::profile::{taste, UserTaste};
 use crate::search::format_distance;
+use crate::taste::embed;
 use crate::views::{OfferCard, Page, ReasonView};
 
 /// Physical candidates considered per feed, nearest first.
@@ -153,6 +154,8 @@ impl Engine {
         let mut taste = taste(&history, self.taxonomy, now, credit);
         timings.profile = lap.lap();
 
+        // Held for the request: the candidates borrow their embeddings from it.
+        let model = self.model();
         let physical = self
             .search_index(Query {
                 geo: Some(GeoFilter::Radius {
@@ -174,8 +177,8 @@ impl Engine {
             .iter()
             .map(|h| Candidate {
                 id: h.id,
-                category: h.category.clone(),
-                subcategory: h.subcategory.clone(),
+                category: &h.category,
+                subcategory: &h.subcategory,
                 venue_id: h.venue_id,
                 distance_m: h.distance_m,
                 popularity: h.popularity,
@@ -189,7 +192,9 @@ impl Engine {
             })
             .collect();
         // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).
-        self.embed(&mut taste.profile, &mut candidates, &history, &user, now);
+        if let Some(model) = &model {
+            embed(model, &mut taste.profile, &mut candidates, &history, &user, now);
+        }
         timings.candidates = lap.lap();
         // The ranking of a day is deterministic, so page k is positions [offset, offset +
         // limit) of the same list. History, popularity or places may have changed since

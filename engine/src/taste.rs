@@ -132,33 +132,30 @@ pub fn load_model(path: &Path) -> Result<Arc<TasteModel>, EngineError> {
     Ok(Arc::new(TasteModel::from_bytes(&bytes)?))
 }
 
-impl crate::Engine {
-    /// Gives the profile and the candidates their embeddings from the loaded model: the
-    /// user's is folded in from their history, or for a user without one (or none the
-    /// model knows) the prior of their cohort. Nothing changes without a model.
-    pub(crate) fn embed(
-        &self,
-        profile: &mut ranking::Profile,
-        candidates: &mut [ranking::Candidate],
-        history: &[crate::store::HistoryEntry],
-        user: &crate::domain::User,
-        now: Timestamp,
-    ) {
-        let Some(model) = self.model() else { return };
-        profile.embedding = model
-            .fold_in(history.iter().map(|h| {
-                (
-                    h.offer_id.0 as u64,
-                    signal_weight(&h.kind, h.at, now) as f32,
-                )
-            }))
-            .or_else(|| {
-                let today = chrono::DateTime::from_timestamp(now, 0)?.date_naive();
-                let keys = cohort_keys(&user.birth_date.to_string(), &user.department, today);
-                model.prior(keys.iter().map(String::as_str))
-            });
-        for c in candidates {
-            c.embedding = model.item(c.id);
-        }
+/// Gives the profile and the candidates their embeddings from `model`: the user's is
+/// folded in from their history, or for a user without one (or none the model knows) the
+/// prior of their cohort. The candidates borrow theirs from the model.
+pub(crate) fn embed<'m>(
+    model: &'m TasteModel,
+    profile: &mut ranking::Profile,
+    candidates: &mut [ranking::Candidate<'m>],
+    history: &[crate::store::HistoryEntry],
+    user: &crate::domain::User,
+    now: Timestamp,
+) {
+    profile.embedding = model
+        .fold_in(history.iter().map(|h| {
+            (
+                h.offer_id.0 as u64,
+                signal_weight(&h.kind, h.at, now) as f32,
+            )
+        }))
+        .or_else(|| {
+            let today = chrono::DateTime::from_timestamp(now, 0)?.date_naive();
+            let keys = cohort_keys(&user.birth_date.to_string(), &user.department, today);
+            model.prior(keys.iter().map(String::as_str))
+        });
+    for c in candidates {
+        c.embedding = model.item(c.id);
     }
 }

@@ -40,18 +40,16 @@ impl Draw {
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn embedding(&mut self) -> std::sync::Arc<[f32]> {
-        (0..DIM)
-            .map(|_| (self.unit() as f32 - 0.5) * 0.4)
-            .collect::<Vec<_>>()
-            .into()
+    fn embedding(&mut self) -> Vec<f32> {
+        (0..DIM).map(|_| (self.unit() as f32 - 0.5) * 0.4).collect()
     }
 }
 
 /// `n` candidates like a feed's pool: twelve categories (a few dominant), five
 /// subcategories each, 300 venues within 30 km, one in seven digital, events in the
 /// next two months, limited places for a third, embeddings for all, a few boosted.
-fn pool(n: usize) -> Vec<Candidate> {
+/// Candidates borrow their codes and embeddings; the benchmark's live as long as it does.
+fn pool(n: usize) -> Vec<Candidate<'static>> {
     let mut d = Draw(0x5EED);
     (0..n as u64)
         .map(|id| {
@@ -60,15 +58,15 @@ fn pool(n: usize) -> Vec<Candidate> {
             let event = !digital && d.next().is_multiple_of(2);
             Candidate {
                 id,
-                category: cat.into(),
-                subcategory: format!("{cat}_{}", d.next() % 5),
+                category: cat,
+                subcategory: format!("{cat}_{}", d.next() % 5).leak(),
                 venue_id: (!digital).then(|| d.next() % 300),
                 distance_m: (!digital).then(|| 30_000.0 * d.unit().sqrt()),
                 popularity: (d.unit().powi(3) * 500.0) as u64,
                 price_cents: d.next() % 6_000,
                 event_at: event.then(|| NOW + (d.next() % (60 * 86_400)) as i64),
                 remaining_places: (d.next().is_multiple_of(3)).then(|| (d.next() % 50) as u32),
-                embedding: Some(d.embedding()),
+                embedding: Some(d.embedding().leak()),
                 boost: if d.next().is_multiple_of(50) {
                     0.5
                 } else {
@@ -83,7 +81,7 @@ fn profile() -> Profile {
     let mut d = Draw(0xFACE);
     let mut p = Profile {
         remaining_credit_cents: Some(15_000),
-        embedding: Some(d.embedding()),
+        embedding: Some(d.embedding().into()),
         ..Profile::default()
     };
     for (cat, a) in [("CINEMA", 1.0), ("MUSIQUE_LIVE", 0.6), ("LIVRE", 0.3)] {

@@ -1,17 +1,19 @@
-use std::sync::Arc;
-
 /// An offer that may enter a feed, with what scoring needs to know of it.
+///
+/// Its strings and embedding are borrowed (from the search hits, from the taste model):
+/// a feed ranks thousands of candidates, and copying each one's codes and vector cost
+/// more than scoring it.
 ///
 /// `Default` gives an empty physical-less candidate so callers (tests, the evaluation
 /// harness) can write `Candidate { id, category, ..Candidate::default() }`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Candidate {
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Candidate<'a> {
     /// Offer id; also what seeds tie-breaks and exploration, so it must be stable.
     pub id: u64,
     /// Category code (e.g. `CINEMA`).
-    pub category: String,
+    pub category: &'a str,
     /// Subcategory code (e.g. `SEANCE_CINE`).
-    pub subcategory: String,
+    pub subcategory: &'a str,
     /// `None` for digital offers.
     pub venue_id: Option<u64>,
     /// Distance from the user's point; `None` for digital offers.
@@ -25,7 +27,7 @@ pub struct Candidate {
     /// Places left to book; `None` when unlimited.
     pub remaining_places: Option<u32>,
     /// The offer's learned embedding (same space as [`crate::Profile::embedding`]).
-    pub embedding: Option<Arc<[f32]>>,
+    pub embedding: Option<&'a [f32]>,
     /// Editorial boost from curators, `0.0` for none; positive values push the offer up.
     pub boost: f64,
 }

@@ -24,6 +24,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::intern::FastMap;
+
 /// What can go wrong learning, saving or loading embeddings.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingError {
@@ -303,10 +305,14 @@ pub struct TasteModel {
     pub centroids: Vec<f32>,
     /// Per group key (e.g. `age=17|dept=75`), the prior embedding of a user without history.
     pub priors: HashMap<String, Vec<f32>>,
+    /// Row of each item id (FxHash: a feed looks up thousands of ids).
     #[serde(skip)]
-    index: HashMap<u64, usize>,
+    index: FastMap<u64, usize>,
+    /// `item_factors` with each row scaled to unit length, in one block: a feed borrows
+    /// thousands of rows, and one allocation per row cost a cache miss and two atomic
+    /// counts each.
     #[serde(skip)]
-    vectors: Vec<Arc<[f32]>>,
+    unit_factors: Vec<f32>,
 }
 
 /// Users KMeans learns the taste clusters from, at most (all of them below that).
@@ -408,8 +414,8 @@ impl TasteModel {
             item_factors,
             centroids: centroids.iter().map(|&x| x as f32).collect(),
             priors,
-            index: HashMap::new(),
-            vectors: Vec::new(),
+            index: FastMap::default(),
+            unit_factors: Vec::new(),
         };
         model.rebuild_lookups();
         Ok(model)
@@ -456,11 +462,10 @@ impl TasteModel {
             .enumerate()
             .map(|(i, &id)| (id, i))
             .collect();
-        self.vectors = self
-            .item_factors
-            .chunks(self.dim.max(1))
-            .map(unit)
-            .collect();
+        self.unit_factors = self.item_factors.clone();
+        self.unit_factors
+            .chunks_mut(self.dim.max(1))
+            .for_each(normalise);
     }
 
     /// Number of items with an embedding.
@@ -469,9 +474,11 @@ impl TasteModel {
     }
 
     /// The embedding of an item, of unit length (so that its dot product with a user's is
-    /// their cosine, in `[-1, 1]`), shared (cloning it is cheap), if the model knows the item.
-    pub fn item(&self, id: u64) -> Option<Arc<[f32]>> {
-        self.index.get(&id).map(|&i| self.vectors[i].clone())
+    /// their cosine, in `[-1, 1]`), if the model knows the item.
+    pub fn item(&self, id: u64) -> Option<&[f32]> {
+        self.index
+            .get(&id)
+            .map(|&i| &self.unit_factors[i * self.dim..(i + 1) * self.dim])
     }
 
     /// A user's embedding, of unit length, folded in from their weighted history
@@ -540,11 +547,16 @@ impl TasteModel {
 
 /// `v` scaled to unit length (left as is when zero).
 fn unit(v: &[f32]) -> Arc<[f32]> {
+    let mut v = v.to_vec();
+    normalise(&mut v);
+    v.into()
+}
+
+/// Scales `v` to unit length, unless it is zero.
+fn normalise(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter().map(|x| x / norm).collect()
-    } else {
-        Arc::from(v)
+        v.iter_mut().for_each(|x| *x /= norm);
     }
 }
 

@@ -16,12 +16,12 @@ pub fn reason(c: &Candidate, parts: &ScoreParts, profile: &Profile, config: &Ran
     let booked = profile.has_booked(&c.category);
     if !profile.booked_categories.is_empty() && !booked {
         return Reason::Discover {
-            category: c.category.clone(),
+            category: c.category.to_string(),
         };
     }
     if booked && parts.relevance >= parts.proximity.max(parts.popularity) {
         return Reason::BecauseYouBooked {
-            category: c.category.clone(),
+            category: c.category.to_string(),
         };
     }
     // Popular when its damped popularity is at least half the top one's.
@@ -30,10 +30,10 @@ pub fn reason(c: &Candidate, parts: &ScoreParts, profile: &Profile, config: &Ran
         Some(d) if d <= NEAR_M || !popular => Reason::NearYou { distance_m: d },
         _ if popular => Reason::Popular,
         _ if booked => Reason::BecauseYouBooked {
-            category: c.category.clone(),
+            category: c.category.to_string(),
         },
         _ => Reason::Discover {
-            category: c.category.clone(),
+            category: c.category.to_string(),
         },
     }
 }

@@ -80,13 +80,13 @@ impl<'a> Interner<'a> {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The multiply-rotate hash of rustc (FxHash): keys here are short codes and ids from
 /// our own index, not attacker-chosen, so SipHash's flooding resistance buys nothing and
 /// costs most of an interning pass.
 #[derive(Default)]
-struct FxHasher {
+pub(crate) struct FxHasher {
     hash: u64,
 }
 
@@ -144,9 +144,9 @@ mod tests {
 
     #[test]
     fn codes_are_dense_in_order_of_first_appearance() {
-        let c = |category: &str, sub: &str, venue| Candidate {
-            category: category.into(),
-            subcategory: sub.into(),
+        let c = |category: &'static str, sub: &'static str, venue| Candidate {
+            category,
+            subcategory: sub,
             venue_id: venue,
             ..Candidate::default()
         };

@@ -14,8 +14,8 @@
 //! let candidates: Vec<Candidate> = (0..40)
 //!     .map(|i| Candidate {
 //!         id: i,
-//!         category: ["CINEMA", "LIVRE", "MUSEE", "SPECTACLE", "MUSIQUE_LIVE"][i as usize % 5].into(),
-//!         subcategory: "X".into(),
+//!         category: ["CINEMA", "LIVRE", "MUSEE", "SPECTACLE", "MUSIQUE_LIVE"][i as usize % 5],
+//!         subcategory: "X",
 //!         venue_id: Some(i % 7),
 //!         distance_m: Some(100.0 * i as f64),
 //!         popularity: i,

@@ -316,12 +316,12 @@ mod tests {
         };
         let near = Candidate {
             id: 1,
-            embedding: Some(vec![0.8, 0.2].into()),
+            embedding: Some(&[0.8, 0.2]),
             ..Candidate::default()
         };
         let away = Candidate {
             id: 2,
-            embedding: Some(vec![-0.5, 0.5].into()),
+            embedding: Some(&[-0.5, 0.5]),
             ..Candidate::default()
         };
         let s = score(&[near, away], &profile, &config, &ctx);

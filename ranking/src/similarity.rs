@@ -152,19 +152,19 @@ impl<'a> Features<'a> {
 mod tests {
     use super::*;
 
-    fn offer(
+    fn offer<'a>(
         id: u64,
-        cat: &str,
-        sub: &str,
+        cat: &'a str,
+        sub: &'a str,
         venue: Option<u64>,
-        emb: Option<Vec<f32>>,
-    ) -> Candidate {
+        emb: Option<&'a [f32]>,
+    ) -> Candidate<'a> {
         Candidate {
             id,
-            category: cat.into(),
-            subcategory: sub.into(),
+            category: cat,
+            subcategory: sub,
             venue_id: venue,
-            embedding: emb.map(Into::into),
+            embedding: emb,
             ..Candidate::default()
         }
     }
@@ -172,9 +172,9 @@ mod tests {
     #[test]
     fn similarity_adds_what_two_offers_share() {
         let w = SimilarityWeights::default();
-        let a = offer(1, "CINEMA", "SEANCE", Some(3), Some(vec![1.0, 0.0]));
-        let b = offer(2, "CINEMA", "SEANCE", Some(3), Some(vec![2.0, 0.0]));
-        let c = offer(3, "CINEMA", "FESTIVAL", None, Some(vec![0.0, 1.0]));
+        let a = offer(1, "CINEMA", "SEANCE", Some(3), Some(&[1.0, 0.0]));
+        let b = offer(2, "CINEMA", "SEANCE", Some(3), Some(&[2.0, 0.0]));
+        let c = offer(3, "CINEMA", "FESTIVAL", None, Some(&[0.0, 1.0]));
         let d = offer(4, "LIVRE", "PAPIER", None, None);
         assert!((w.similarity(&a, &b) - 1.0).abs() < 1e-9);
         assert!((w.similarity(&a, &c) - 0.7).abs() < 1e-9);

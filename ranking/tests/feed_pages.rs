@@ -24,11 +24,12 @@ const CATEGORIES: [&str; 8] = [
     "MEDIA",
 ];
 
-fn offer(id: u64, category: &str, venue: Option<u64>, distance_m: f64) -> Candidate {
+fn offer(id: u64, category: &'static str, venue: Option<u64>, distance_m: f64) -> Candidate<'static> {
     Candidate {
         id,
-        category: category.into(),
-        subcategory: format!("{category}_{}", id % 3),
+        category,
+        // Candidates borrow their codes; a test's few hundred may as well live forever.
+        subcategory: format!("{category}_{}", id % 3).leak(),
         venue_id: venue,
         distance_m: venue.map(|_| distance_m),
         popularity: id % 17,
@@ -39,7 +40,7 @@ fn offer(id: u64, category: &str, venue: Option<u64>, distance_m: f64) -> Candid
 
 /// 60 cinema offers at ten venues, close and popular, plus four of each of five other
 /// categories far away: what a narrow profile would drown in.
-fn cinema_heavy_pool() -> Vec<Candidate> {
+fn cinema_heavy_pool() -> Vec<Candidate<'static>> {
     let mut v: Vec<Candidate> = (0..60)
         .map(|i| Candidate {
             popularity: 100,
@@ -59,7 +60,7 @@ fn cinema_heavy_pool() -> Vec<Candidate> {
 }
 
 /// A varied pool: `n` offers over eight categories and `n / 3` venues.
-fn mixed_pool(n: u64) -> Vec<Candidate> {
+fn mixed_pool(n: u64) -> Vec<Candidate<'static>> {
     (0..n)
         .map(|i| {
             let cat = CATEGORIES[(i * 7 % 8) as usize];
@@ -92,7 +93,7 @@ fn configs() -> Vec<RankConfig> {
 }
 
 fn categories(page: &[usize], pool: &[Candidate]) -> HashSet<String> {
-    page.iter().map(|&i| pool[i].category.clone()).collect()
+    page.iter().map(|&i| pool[i].category.to_string()).collect()
 }
 
 fn max_per_venue(page: &[usize], pool: &[Candidate]) -> usize {
@@ -287,7 +288,7 @@ fn five_pages_never_repeat_and_deeper_asks_keep_earlier_items() {
 
 /// Twenty close cinema offers that a cinema lover scores highest, each a little below
 /// the previous, then offers of five other categories a little below them.
-fn crafted_pool() -> Vec<Candidate> {
+fn crafted_pool() -> Vec<Candidate<'static>> {
     let mut pool: Vec<Candidate> = (0..20)
         .map(|i| offer(i, "CINEMA", Some(i), 100.0 + 10.0 * i as f64))
         .collect();
@@ -319,7 +320,7 @@ fn dpp_picks_a_more_diverse_page_than_relevance_only() {
         };
         rank(&pool, &profile, &config, &CTX, 20)
             .iter()
-            .map(|r| pool[r.index].category.clone())
+            .map(|r| pool[r.index].category.to_string())
             .collect()
     };
     let relevance = page_cats(Diversifier::Relevance);
@@ -387,7 +388,7 @@ fn mmr_spreads_the_page_as_lambda_falls() {
         };
         let cats: Vec<String> = rank(&pool, &profile, &config, &CTX, 20)
             .iter()
-            .map(|r| pool[r.index].category.clone())
+            .map(|r| pool[r.index].category.to_string())
             .collect();
         category_entropy(&cats)
     };
@@ -400,9 +401,12 @@ fn mmr_spreads_the_page_as_lambda_falls() {
 fn greedy_dpp_matches_the_log_determinant_computed_directly() {
     // The incremental Cholesky must pick, at each step, the item that maximises
     // log det L_Y computed from scratch.
+    let embeddings: Vec<[f32; 3]> = (0..30)
+        .map(|i| [(i as f32 * 0.7).sin(), (i as f32 * 1.3).cos(), 0.3])
+        .collect();
     let pool: Vec<Candidate> = (0..30)
         .map(|i| Candidate {
-            embedding: Some(vec![(i as f32 * 0.7).sin(), (i as f32 * 1.3).cos(), 0.3].into()),
+            embedding: Some(&embeddings[i as usize]),
             ..offer(
                 i,
                 CATEGORIES[(i % 4) as usize],

@@ -206,8 +206,8 @@ pub async fn pick_audience(
     let histories = store.histories(&users).await?;
     let candidate = |distance_m| ranking::Candidate {
         id: record.offer.id.0 as u64,
-        category: category.clone(),
-        subcategory: record.offer.subcategory.clone(),
+        category: &category,
+        subcategory: &record.offer.subcategory,
         venue_id: record.offer.venue_id.map(|v| v.0 as u64),
         distance_m,
         popularity: record.bookings.max(0) as u64,

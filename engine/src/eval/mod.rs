@@ -214,16 +214,16 @@ pub(crate) fn candidate_pool(
 }
 
 /// A ranking candidate for item `i`.
-pub(crate) fn candidate(
-    item: &Item,
+pub(crate) fn candidate<'a>(
+    item: &'a Item,
     distance_m: Option<f64>,
     popularity: u64,
-    model: Option<&TasteModel>,
-) -> Candidate {
+    model: Option<&'a TasteModel>,
+) -> Candidate<'a> {
     Candidate {
         id: item.id,
-        category: item.category.clone(),
-        subcategory: item.subcategory.clone(),
+        category: &item.category,
+        subcategory: &item.subcategory,
         venue_id: item.venue_id,
         distance_m,
         popularity,
@@ -375,7 +375,7 @@ pub fn evaluate(
                 let ids: Vec<u64> = picked.iter().map(|&i| candidates[i].id).collect();
                 let cats: Vec<&str> = picked
                     .iter()
-                    .map(|&i| candidates[i].category.as_str())
+                    .map(|&i| candidates[i].category)
                     .collect();
                 let page: Vec<&Candidate> = picked.iter().map(|&i| &candidates[i]).collect();
                 let sim = &options.default_config.similarity;

@@ -399,7 +399,7 @@ fn run_agent(
             }
             let taste = agent
                 .taste
-                .get(&c.category)
+                .get(c.category)
                 .copied()
                 .unwrap_or(0.01)
                 .max(1e-3);
