@@ -177,8 +177,8 @@ impl Engine {
             .iter()
             .map(|h| Candidate {
                 id: h.id,
-                category: &h.category,
-                subcategory: &h.subcategory,
+                category: h.category,
+                subcategory: h.subcategory,
                 venue_id: h.venue_id,
                 distance_m: h.distance_m,
                 popularity: h.popularity,
@@ -193,7 +193,14 @@ impl Engine {
             .collect();
         // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).
         if let Some(model) = &model {
-            embed(model, &mut taste.profile, &mut candidates, &history, &user, now);
+            embed(
+                model,
+                &mut taste.profile,
+                &mut candidates,
+                &history,
+                &user,
+                now,
+            );
         }
         timings.candidates = lap.lap();
         // The ranking of a day is deterministic, so page k is positions [offset, offset +

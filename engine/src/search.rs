@@ -133,8 +133,8 @@ impl Engine {
         Ok(OfferCard {
             offer_id: OfferId(hit.id as i64),
             title: doc.title,
-            category: hit.category.clone(),
-            subcategory: hit.subcategory.clone(),
+            category: hit.category.to_string(),
+            subcategory: hit.subcategory.to_string(),
             venue: hit.venue_id.zip(hit.location).map(|(id, at)| VenueView {
                 id: VenueId(id as i64),
                 name: doc.venue_name.unwrap_or_default(),

@@ -13,6 +13,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
 
 use crate::cells::{CellCountCache, CountColumns, SegmentCounts, Slots};
+use crate::codes::intern;
 use crate::cover::CoverCell;
 use crate::geo::{haversine_m, GeoPoint};
 use crate::index::Hit;
@@ -163,18 +164,18 @@ pub(crate) struct Columns {
     subcategory: Option<StrColumn>,
     /// Every category and subcategory code of the segment, by term ordinal: there
     /// are a few dozen, and reading them once beats a dictionary lookup per hit.
-    category_names: Vec<String>,
-    subcategory_names: Vec<String>,
+    category_names: Vec<&'static str>,
+    subcategory_names: Vec<&'static str>,
 }
 
 /// The terms of a string column, in ordinal order.
-fn names(col: &Option<StrColumn>) -> std::io::Result<Vec<String>> {
+fn names(col: &Option<StrColumn>) -> std::io::Result<Vec<&'static str>> {
     let mut out = Vec::new();
     if let Some(col) = col {
         out.reserve(col.num_terms());
         let mut terms = col.dictionary().stream()?;
         while terms.advance() {
-            out.push(String::from_utf8_lossy(terms.key()).into_owned());
+            out.push(intern(&String::from_utf8_lossy(terms.key())));
         }
     }
     Ok(out)
@@ -212,11 +213,11 @@ impl Columns {
     }
 
     /// The code of `doc` in a string column, from the segment's table of names.
-    fn string(col: &Option<StrColumn>, names: &[String], doc: DocId) -> String {
+    fn string(col: &Option<StrColumn>, names: &[&'static str], doc: DocId) -> &'static str {
         col.as_ref()
             .and_then(|c| c.ords().first(doc))
             .and_then(|ord| names.get(ord as usize))
-            .cloned()
+            .copied()
             .unwrap_or_default()
     }
 }
@@ -421,7 +422,7 @@ impl OfferSegmentCollector {
                 let category_ok = filters.categories.is_empty()
                     || category
                         .and_then(|c| cols.category_names.get(c))
-                        .is_some_and(|name| filters.categories.contains(name));
+                        .is_some_and(|name| filters.categories.iter().any(|c| c == name));
                 category_ok && (filters.include_sold_out || !sold_out)
             })
             .collect();
@@ -525,7 +526,7 @@ impl SegmentCollector for OfferSegmentCollector {
         let mut facets = HashMap::new();
         for (ord, &count) in self.facet_counts.iter().enumerate() {
             if let (true, Some(name)) = (count > 0, self.cols.category_names.get(ord)) {
-                *facets.entry(name.clone()).or_default() += count;
+                *facets.entry(name.to_string()).or_default() += count;
             }
         }
         Harvest {

@@ -53,10 +53,10 @@ pub struct Hit {
     /// centre for bounding boxes); `None` for digital offers or without geo
     /// filter.
     pub distance_m: Option<f64>,
-    /// Category code.
-    pub category: String,
-    /// Subcategory code.
-    pub subcategory: String,
+    /// Category code (shared by every hit of the process that has it).
+    pub category: &'static str,
+    /// Subcategory code (shared likewise).
+    pub subcategory: &'static str,
     /// Venue id.
     pub venue_id: Option<u64>,
     /// Offerer id.

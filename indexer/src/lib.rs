@@ -91,6 +91,7 @@
 
 mod analysis;
 mod cells;
+mod codes;
 mod collect;
 mod cover;
 mod doc;

@@ -373,10 +373,7 @@ pub fn evaluate(
             for m in &methods {
                 let picked = order(&m.method, &candidates, &profile, &ctx, options.k);
                 let ids: Vec<u64> = picked.iter().map(|&i| candidates[i].id).collect();
-                let cats: Vec<&str> = picked
-                    .iter()
-                    .map(|&i| candidates[i].category)
-                    .collect();
+                let cats: Vec<&str> = picked.iter().map(|&i| candidates[i].category).collect();
                 let page: Vec<&Candidate> = picked.iter().map(|&i| &candidates[i]).collect();
                 let sim = &options.default_config.similarity;
                 scores.push([
