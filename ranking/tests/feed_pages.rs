@@ -24,7 +24,12 @@ const CATEGORIES: [&str; 8] = [
     "MEDIA",
 ];
 
-fn offer(id: u64, category: &'static str, venue: Option<u64>, distance_m: f64) -> Candidate<'static> {
+fn offer(
+    id: u64,
+    category: &'static str,
+    venue: Option<u64>,
+    distance_m: f64,
+) -> Candidate<'static> {
     Candidate {
         id,
         category,
