@@ -188,7 +188,7 @@ impl Engine {
                     .remaining_places
                     .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
                 embedding: None,
-                boost: boosts.weight(h.id, h.venue_id, &h.subcategory),
+                boost: boosts.weight(h.id, h.venue_id, h.subcategory),
             })
             .collect();
         // Embeddings from the taste model, when one is loaded (`mosaic profiles build`).

@@ -51,11 +51,11 @@ async fn the_taste_model_is_learned_from_the_store_and_survives_its_file() {
         assert_eq!(back.item(id), model.item(id));
         // A user folded in from one offer leans toward it more than toward offers at large.
         let user = back.fold_in([(id, 1.0)]).unwrap();
-        let own = ranking::embedding::cosine(&user, &back.item(id).unwrap());
+        let own = ranking::embedding::cosine(&user, back.item(id).unwrap());
         let mean = back
             .item_ids
             .iter()
-            .map(|&i| ranking::embedding::cosine(&user, &back.item(i).unwrap()))
+            .map(|&i| ranking::embedding::cosine(&user, back.item(i).unwrap()))
             .sum::<f64>()
             / back.items() as f64;
         assert!(own > 0.3 && own > mean + 0.2, "own {own}, mean {mean}");

@@ -623,7 +623,7 @@ mod tests {
         let mut other = Vec::new();
         for i in 0..45u64 {
             for j in (i + 1)..45 {
-                let s = cosine(&item(i), &item(j));
+                let s = cosine(item(i), item(j));
                 if i / 15 == j / 15 {
                     same.push(s)
                 } else {
@@ -639,13 +639,13 @@ mod tests {
             .fold_in([(1015, 1.0), (1016, 1.0), (1017, 1.0)])
             .unwrap();
         let best = (0..45u64)
-            .max_by(|&a, &b| cosine(&user, &item(a)).total_cmp(&cosine(&user, &item(b))))
+            .max_by(|&a, &b| cosine(&user, item(a)).total_cmp(&cosine(&user, item(b))))
             .unwrap();
         assert_eq!(best / 15, 1);
         // The prior of block 2's users points at block-2 items.
         let prior = model.prior(["block=9", "block=2"]).unwrap();
-        assert!(cosine(&prior, &item(40)) > 0.8);
-        assert!(cosine(&prior, &item(3)) < 0.3);
+        assert!(cosine(&prior, item(40)) > 0.8);
+        assert!(cosine(&prior, item(3)) < 0.3);
         assert!(model.prior(["nobody"]).is_none());
     }
 

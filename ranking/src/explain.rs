@@ -13,7 +13,7 @@ pub fn reason(c: &Candidate, parts: &ScoreParts, profile: &Profile, config: &Ran
     if c.boost > 0.0 {
         return Reason::Curated;
     }
-    let booked = profile.has_booked(&c.category);
+    let booked = profile.has_booked(c.category);
     if !profile.booked_categories.is_empty() && !booked {
         return Reason::Discover {
             category: c.category.to_string(),

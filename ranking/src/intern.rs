@@ -41,8 +41,8 @@ impl<'a> Codes<'a> {
             venues: 0,
         };
         for c in candidates {
-            codes.category.push(categories.id(&c.category));
-            codes.subcategory.push(subcategories.id(&c.subcategory));
+            codes.category.push(categories.id(c.category));
+            codes.subcategory.push(subcategories.id(c.subcategory));
             codes.venue.push(match c.venue_id {
                 Some(v) => {
                     let next = venues.len() as u32;

@@ -253,8 +253,8 @@ mod tests {
         };
         let base = Candidate {
             id: 1,
-            category: "CINEMA".into(),
-            subcategory: "SEANCE_CINE".into(),
+            category: "CINEMA",
+            subcategory: "SEANCE_CINE",
             venue_id: Some(1),
             distance_m: Some(1_000.0),
             price_cents: 500,
@@ -269,39 +269,36 @@ mod tests {
         let b = s(&base);
         let soon = Candidate {
             event_at: Some(ctx.now + 86_400),
-            ..base.clone()
+            ..base
         };
         let later = Candidate {
             event_at: Some(ctx.now + 60 * 86_400),
-            ..base.clone()
+            ..base
         };
         assert!(s(&soon) > s(&later) && s(&later) > b);
         let sold_out = Candidate {
             remaining_places: Some(0),
-            ..base.clone()
+            ..base
         };
         let few = Candidate {
             remaining_places: Some(2),
-            ..base.clone()
+            ..base
         };
         assert!(s(&sold_out) < b && s(&few) > b);
         let dear = Candidate {
             price_cents: 20_000,
-            ..base.clone()
+            ..base
         };
         let cheaper = Candidate {
             price_cents: 100,
-            ..base.clone()
+            ..base
         };
         assert!(s(&dear) < b && s(&cheaper) > b);
-        let boosted = Candidate {
-            boost: 1.0,
-            ..base.clone()
-        };
+        let boosted = Candidate { boost: 1.0, ..base };
         assert!((s(&boosted) - b - config.boost).abs() < 1e-12);
         let far = Candidate {
             distance_m: Some(20_000.0),
-            ..base.clone()
+            ..base
         };
         assert!(s(&far) < b);
     }

@@ -403,7 +403,7 @@ fn run_agent(
                 .copied()
                 .unwrap_or(0.01)
                 .max(1e-3);
-            let novelty = if profile.has_booked(&c.category) {
+            let novelty = if profile.has_booked(c.category) {
                 0.0
             } else {
                 agent.curiosity
