@@ -250,3 +250,29 @@ async fn booking_rules_hold_on_both_stores() {
         assert_eq!(store.ledger_check().await.unwrap(), vec![]);
     }
 }
+
+/// PostgreSQL may end a pooled connection (a restart, an administrator): after a pause,
+/// the store replaces it instead of failing the next query with it.
+#[tokio::test]
+async fn connections_the_server_ended_are_replaced_after_a_pause() {
+    use sqlx::Connection;
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    assert_eq!(scalar(&t.store, "SELECT count(*) FROM users").await, 0);
+    let mut admin = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    let ended: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|e| e.0), "{ended:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    // Idle connections are lent oldest first: twenty queries go through every one the
+    // pool held (sixteen at most), each a dead one until replaced.
+    for _ in 0..20 {
+        assert_eq!(scalar(&t.store, "SELECT count(*) FROM users").await, 0);
+    }
+}
