@@ -1,7 +1,8 @@
 //! Category and subcategory codes, interned for the life of the process.
 //!
 //! A feed's searches return thousands of hits and each carries two codes, of which
-//! there are a few hundred at most (the taxonomy's; the store refuses others). Each
+//! there are a few hundred at most (the taxonomy's: the engine refuses an offer with
+//! another subcategory before it reaches an index). Each
 //! distinct code is leaked once and every hit shares it, instead of allocating two
 //! strings per hit.
 
