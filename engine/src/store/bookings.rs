@@ -275,16 +275,20 @@ static DEPOSIT_BY_ID: LazyLock<String> =
 /// PostgreSQL: the context is read outside any transaction (the statement that writes
 /// re-checks under row locks all that can change), then [`BOOK_POSTGRES`] writes all
 /// or nothing. Two round trips, where a transaction around them would take four.
+///
+/// Both go through one connection held for the booking: sqlx pings a connection each
+/// time it goes back to the pool, so a statement run on the pool costs two round trips.
 async fn book_postgres(
     p: &PgPool,
     req: &BookingRequest,
     key: Option<&IdempotencyKey>,
 ) -> Result<Booking, EngineError> {
+    let mut c = p.acquire().await?;
     if let Some(key) = key {
         let seen: Option<(String, i32, String)> = sqlx::query_as(SELECT_KEY)
             .bind(&key.scope)
             .bind(&key.key)
-            .fetch_optional(p)
+            .fetch_optional(&mut *c)
             .await?;
         if seen.is_some() {
             // Answered before: the caller replays what was recorded.
@@ -295,7 +299,7 @@ async fn book_postgres(
         .bind(req.stock_id.0)
         .bind(req.user_id.0)
         .bind(req.now)
-        .fetch_optional(p)
+        .fetch_optional(&mut *c)
         .await?;
     let planned = plan(req, ctx)?;
     let b = &planned.booking;
@@ -317,7 +321,7 @@ async fn book_postgres(
         .bind(recorded.as_ref().map(|(k, _)| &k.request_hash))
         .bind(recorded.as_ref().map(|(_, (status, _))| *status))
         .bind(recorded.as_ref().map(|(_, (_, body))| body))
-        .fetch_one(p)
+        .fetch_one(&mut *c)
         .await;
     let (booked, placed) = match written {
         // A concurrent booking of the same offer by the same user, or under the same
@@ -331,7 +335,7 @@ async fn book_postgres(
         (false, true) => {
             let row = sqlx::query_as(&DEPOSIT_BY_ID)
                 .bind(planned.deposit())
-                .fetch_one(p)
+                .fetch_one(&mut *c)
                 .await?;
             Err(planned.credit_refusal(row))
         }
