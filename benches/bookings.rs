@@ -18,6 +18,11 @@ use futures::StreamExt;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
+/// The service runs on mimalloc (api/src/main.rs); so does its benchmark, to measure
+/// the same thing.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Offers and (at least) users of the benchmark's world.
 const OFFERS: usize = 1_000;
 const USERS: usize = 4_000;
