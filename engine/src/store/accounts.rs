@@ -124,6 +124,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<HistoryEntry>, EngineError> {
         let rows: Vec<(i64, String, String, String, i64)> = on_pool!(self, p => {
+            // One connection for both reads: each return to the pool costs a ping.
+            let mut c = p.acquire().await?;
             let mut rows = sqlx::query_as(
                 "SELECT o.id, o.title, o.subcategory, 'booking', b.created_at FROM bookings b \
                  JOIN offers o ON o.id = b.offer_id WHERE b.user_id = $1 AND b.status <> 'cancelled' \
@@ -131,7 +133,7 @@ impl Store {
             )
             .bind(user.0)
             .bind(limit)
-            .fetch_all(p)
+            .fetch_all(&mut *c)
             .await?;
             rows.extend(
                 sqlx::query_as::<_, (i64, String, String, String, i64)>(
@@ -140,7 +142,7 @@ impl Store {
                 )
                 .bind(user.0)
                 .bind(limit)
-                .fetch_all(p)
+                .fetch_all(&mut *c)
                 .await?,
             );
             rows

@@ -152,25 +152,28 @@ impl Store {
         offers_where: &str,
         and_offer: &str,
     ) -> Result<Vec<OfferRecord>, EngineError> {
-        let mut stocks: HashMap<i64, Vec<Stock>> = HashMap::new();
-        let sql = format!("{STOCK_SELECT} {and_offer} ORDER BY id");
+        let stocks_sql = format!("{STOCK_SELECT} {and_offer} ORDER BY id");
+        let counts_sql = format!(
+            "SELECT offer_id, COUNT(*) FROM bookings WHERE status <> 'cancelled' {and_offer} GROUP BY offer_id"
+        );
+        let offers_sql = format!("{OFFER_SELECT} {offers_where} ORDER BY o.id");
+        let mut out = Vec::new();
+        // One connection for the three reads: sqlx pings a connection each time it goes
+        // back to the pool, a round trip per statement run on the pool.
         on_pool!(self, p => {
-            let mut rows = sqlx::query_as::<_, StockRow>(&sql).fetch(p);
+            let mut c = p.acquire().await?;
+            let mut stocks: HashMap<i64, Vec<Stock>> = HashMap::new();
+            let mut rows = sqlx::query_as::<_, StockRow>(&stocks_sql).fetch(&mut *c);
             while let Some(row) = rows.try_next().await? {
                 stocks.entry(row.offer_id).or_default().push(row.into());
             }
-        });
-        let sql = format!(
-            "SELECT offer_id, COUNT(*) FROM bookings WHERE status <> 'cancelled' {and_offer} GROUP BY offer_id"
-        );
-        let counts: HashMap<i64, i64> =
-            on_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(&sql).fetch_all(p).await?)
+            drop(rows);
+            let counts: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(&counts_sql)
+                .fetch_all(&mut *c)
+                .await?
                 .into_iter()
                 .collect();
-        let sql = format!("{OFFER_SELECT} {offers_where} ORDER BY o.id");
-        let mut out = Vec::new();
-        on_pool!(self, p => {
-            let mut rows = sqlx::query_as::<_, OfferRow>(&sql).fetch(p);
+            let mut rows = sqlx::query_as::<_, OfferRow>(&offers_sql).fetch(&mut *c);
             while let Some(row) = rows.try_next().await? {
                 let id = row.id;
                 let (offer, venue) = row.into_parts()?;
