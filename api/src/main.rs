@@ -117,6 +117,10 @@ enum Command {
         /// Users evaluated at most.
         #[arg(long, default_value_t = 1000)]
         max_users: usize,
+        /// Physical candidates per user, nearest first (the feed's count by default):
+        /// how few keep the lists' quality is what this measures.
+        #[arg(long)]
+        max_physical: Option<usize>,
     },
     /// Closed-loop simulation: users see a feed each week and book from it; writes the
     /// monthly diversity series of relevance-only vs the default pipeline (CSV and SVG).
@@ -305,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
             items,
             out,
             max_users,
+            max_physical,
         } => {
             let bar = progress_bar("reading", "rows")?;
             let (data, source) = match (interactions, items) {
@@ -323,9 +328,11 @@ async fn main() -> anyhow::Result<()> {
                 ),
             };
             bar.finish_and_clear();
+            let defaults = engine::eval::EvalOptions::default();
             let options = engine::eval::EvalOptions {
                 max_users,
-                ..Default::default()
+                max_physical: max_physical.unwrap_or(defaults.max_physical),
+                ..defaults
             };
             let bar = progress_bar("evaluating", "users")?;
             let report =

@@ -17,7 +17,7 @@ use crate::taste::embed;
 use crate::views::{OfferCard, Page, ReasonView};
 
 /// Physical candidates considered per feed, nearest first.
-const PHYSICAL_CANDIDATES: usize = 2_000;
+pub(crate) const PHYSICAL_CANDIDATES: usize = 2_000;
 /// Digital candidates considered per feed.
 const DIGITAL_CANDIDATES: usize = 300;
 /// How deep a feed can be paged.

@@ -36,7 +36,7 @@ pub struct EvalOptions {
     pub max_users: usize,
     /// Physical candidates within this radius of home (default 30 km, like the feed).
     pub radius_km: f64,
-    /// Physical candidates at most, nearest first (default 2,000, like the feed).
+    /// Physical candidates at most, nearest first (default: as many as the feed takes).
     pub max_physical: usize,
     /// Digital or placeless candidates at most, most popular first (default 2,000).
     pub max_placeless: usize,
@@ -53,7 +53,7 @@ impl Default for EvalOptions {
             test_share: 0.1,
             max_users: 1_000,
             radius_km: 30.0,
-            max_physical: 2_000,
+            max_physical: crate::feed::PHYSICAL_CANDIDATES,
             max_placeless: 2_000,
             model: ModelParams::default(),
             default_config: RankConfig::default(),
