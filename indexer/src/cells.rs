@@ -12,9 +12,9 @@
 //! deleted since are subtracted, per cell, from counts kept beside, which grow as the
 //! segment's deletes do (a segment only ever loses documents).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, SegmentReader, Term, TERMINATED};
@@ -103,7 +103,7 @@ impl SegmentCounts {
 pub(crate) struct SegmentCounts {
     slots: Slots,
     /// Per cell, over every document of the segment, deleted ones included.
-    base: RwLock<HashMap<u64, Counts>>,
+    base: RwLock<FxHashMap<u64, Counts>>,
     /// The deleted documents, as of the most deletes seen so far.
     deleted: Mutex<Arc<Deleted>>,
 }
@@ -111,8 +111,8 @@ pub(crate) struct SegmentCounts {
 /// A segment's deleted documents and their counts per cell (at every resolution).
 #[derive(Default, Clone)]
 pub(crate) struct Deleted {
-    docs: HashSet<DocId>,
-    by_cell: HashMap<u64, Vec<u32>>,
+    docs: FxHashSet<DocId>,
+    by_cell: FxHashMap<u64, Vec<u32>>,
 }
 
 impl Deleted {

@@ -43,14 +43,11 @@ pub(crate) struct OfferCollector {
 /// search.
 pub(crate) type ColumnCache = PerSegment<Columns>;
 
-/// A ranked hit: `primary` ascending, then id ascending, is best-first.
-pub(crate) struct Ranked {
-    primary: f64,
-    hit: Hit,
-}
-
+/// What the segments kept: the best offers of each, and the columns their hits are read
+/// from.
 pub(crate) struct Harvest {
-    pub hits: Vec<Ranked>,
+    hits: Vec<Ranked>,
+    columns: Vec<(SegmentOrdinal, Arc<Columns>)>,
     pub total: usize,
     pub facets: HashMap<String, u64>,
 }
@@ -74,6 +71,38 @@ impl OfferCollector {
         Ok(collector.harvest())
     }
 
+    /// How many offers passing the plan's categories and sold-out filters each of
+    /// `cells` holds in one segment, by the cells' counts (live offers only; the plan's
+    /// other filters are not applied).
+    pub(crate) fn cell_totals(
+        &self,
+        segment: &SegmentReader,
+        cells: &[&CoverCell],
+        cache: &CellCountCache,
+        h3: Field,
+    ) -> tantivy::Result<Vec<u64>> {
+        let cols = self
+            .columns
+            .get_or_make(segment.segment_id(), || Columns::open(segment))?;
+        let count_cols = cols.counting();
+        let slots = cols.slots();
+        let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(slots));
+        let deleted = counts.deleted(segment, &count_cols);
+        let wanted = cols.wanted_slots(&self.criteria.filters);
+        cells
+            .iter()
+            .map(|cell| {
+                let mut total = 0;
+                counts.count(segment, h3, cell.id, &count_cols, &deleted, |slot, n| {
+                    if wanted[slot] {
+                        total += u64::from(n);
+                    }
+                })?;
+                Ok(total)
+            })
+            .collect()
+    }
+
     pub(crate) fn new(plan: &Plan, columns: Arc<ColumnCache>) -> Self {
         OfferCollector {
             columns,
@@ -94,44 +123,53 @@ fn rank_order(a_primary: f64, a_id: u64, b_primary: f64, b_id: u64) -> Ordering 
     a_primary.total_cmp(&b_primary).then(a_id.cmp(&b_id))
 }
 
-impl Ranked {
-    fn cmp(&self, other: &Self) -> Ordering {
-        rank_order(self.primary, self.hit.id, other.primary, other.hit.id)
+impl Harvest {
+    /// The requested page, best first. Hits are read from the columns only for the
+    /// offers on it: each segment keeps a whole page, and a feed's 2,000 candidates
+    /// from two large segments would otherwise read twice as many.
+    pub(crate) fn page(&mut self, offset: usize, limit: usize) -> Vec<Hit> {
+        let mut ranked = std::mem::take(&mut self.hits);
+        let end = offset.saturating_add(limit);
+        if end < ranked.len() {
+            ranked.select_nth_unstable(end);
+            ranked.truncate(end);
+        }
+        ranked.sort_unstable();
+        ranked
+            .iter()
+            .skip(offset)
+            .filter_map(|r| {
+                let (_, cols) = self.columns.iter().find(|(s, _)| *s == r.segment)?;
+                Some(cols.hit(r))
+            })
+            .collect()
     }
 }
 
-/// Sorts best-first and returns the requested page.
-pub(crate) fn page(mut hits: Vec<Ranked>, offset: usize, limit: usize) -> Vec<Hit> {
-    hits.sort_unstable_by(Ranked::cmp);
-    hits.into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|r| r.hit)
-        .collect()
-}
-
-/// Heap entry; the heap's top is the worst kept candidate.
-struct Candidate {
+/// A kept offer, measured; best-first is `primary` ascending, then id ascending, so a
+/// max-heap's top is the worst kept.
+pub(crate) struct Ranked {
     primary: f64,
     id: u64,
+    segment: SegmentOrdinal,
     doc: DocId,
     score: Score,
     distance_m: Option<f64>,
     location: Option<GeoPoint>,
 }
 
-impl PartialEq for Candidate {
+impl PartialEq for Ranked {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Candidate {
+impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
         rank_order(self.primary, self.id, other.primary, other.id)
     }
@@ -141,7 +179,7 @@ pub(crate) struct OfferSegmentCollector {
     criteria: Arc<Criteria>,
     segment: SegmentOrdinal,
     cols: Arc<Columns>,
-    heap: BinaryHeap<Candidate>,
+    heap: BinaryHeap<Ranked>,
     total: usize,
     /// Matches per category term ordinal of this segment.
     facet_counts: Vec<u64>,
@@ -212,6 +250,59 @@ impl Columns {
         Some(GeoPoint::new_unchecked(lat, lon))
     }
 
+    /// The columns a cell's counts are read from.
+    fn counting(&self) -> CountColumns<'_> {
+        CountColumns {
+            category: self.category.as_ref(),
+            sold_out: &self.sold_out,
+            lat: self.lat.as_ref(),
+            lon: self.lon.as_ref(),
+        }
+    }
+
+    /// The slots the segment's cell counts are split into.
+    fn slots(&self) -> Slots {
+        Slots::new(self.category_names.len())
+    }
+
+    /// Which slots hold offers that pass the categories and sold-out filters, the only
+    /// ones counts are split by.
+    fn wanted_slots(&self, filters: &Filters) -> Vec<bool> {
+        let slots = self.slots();
+        (0..slots.len())
+            .map(|slot| {
+                let (category, sold_out) = slots.split(slot);
+                let category_ok = filters.categories.is_empty()
+                    || category
+                        .and_then(|c| self.category_names.get(c))
+                        .is_some_and(|name| filters.categories.iter().any(|c| c == name));
+                category_ok && (filters.include_sold_out || !sold_out)
+            })
+            .collect()
+    }
+
+    /// The hit of a kept offer of this segment.
+    fn hit(&self, r: &Ranked) -> Hit {
+        let doc = r.doc;
+        Hit {
+            id: r.id,
+            score: r.score,
+            distance_m: r.distance_m,
+            category: Columns::string(&self.category, &self.category_names, doc),
+            subcategory: Columns::string(&self.subcategory, &self.subcategory_names, doc),
+            venue_id: self.venue_id.as_ref().and_then(|v| v.first(doc)),
+            offerer_id: self.offerer_id.first(doc).unwrap_or(0),
+            location: r.location,
+            price_cents: self.price.first(doc).unwrap_or(0),
+            is_duo: self.duo.first(doc).unwrap_or(false),
+            is_event: self.event.first(doc).unwrap_or(false),
+            next_beginning_at: self.begins.as_ref().and_then(|b| b.first(doc)),
+            popularity: self.popularity.first(doc).unwrap_or(0),
+            remaining_places: self.remaining.as_ref().and_then(|r| r.first(doc)),
+            address: DocAddress::new(r.segment, doc),
+        }
+    }
+
     /// The code of `doc` in a string column, from the segment's table of names.
     fn string(col: &Option<StrColumn>, names: &[&'static str], doc: DocId) -> &'static str {
         col.as_ref()
@@ -255,11 +346,13 @@ impl Collector for OfferCollector {
     fn merge_fruits(&self, fruits: Vec<Harvest>) -> tantivy::Result<Harvest> {
         let mut merged = Harvest {
             hits: Vec::new(),
+            columns: Vec::new(),
             total: 0,
             facets: HashMap::new(),
         };
         for fruit in fruits {
             merged.hits.extend(fruit.hits);
+            merged.columns.extend(fruit.columns);
             merged.total += fruit.total;
             for (category, count) in fruit.facets {
                 *merged.facets.entry(category).or_default() += count;
@@ -352,9 +445,10 @@ impl OfferSegmentCollector {
         distance_m: Option<f64>,
         location: Option<GeoPoint>,
     ) {
-        let candidate = Candidate {
+        let candidate = Ranked {
             primary: self.primary(score, distance_m),
             id: self.cols.id.first(doc).unwrap_or(0),
+            segment: self.segment,
             doc,
             score,
             distance_m,
@@ -406,26 +500,11 @@ impl OfferSegmentCollector {
         h3: Field,
     ) -> tantivy::Result<()> {
         let cols = self.cols.clone();
-        let count_cols = CountColumns {
-            category: cols.category.as_ref(),
-            sold_out: &cols.sold_out,
-            lat: cols.lat.as_ref(),
-            lon: cols.lon.as_ref(),
-        };
-        let slots = Slots::new(cols.category_names.len());
+        let count_cols = cols.counting();
+        let slots = cols.slots();
         let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(slots));
         let deleted = counts.deleted(segment, &count_cols);
-        let filters = &self.criteria.filters;
-        let wanted: Vec<bool> = (0..slots.len())
-            .map(|slot| {
-                let (category, sold_out) = slots.split(slot);
-                let category_ok = filters.categories.is_empty()
-                    || category
-                        .and_then(|c| cols.category_names.get(c))
-                        .is_some_and(|name| filters.categories.iter().any(|c| c == name));
-                category_ok && (filters.include_sold_out || !sold_out)
-            })
-            .collect();
+        let wanted = cols.wanted_slots(&self.criteria.filters);
         let inverted = segment.inverted_index(h3)?;
         let alive = segment.alive_bitset();
         for cell in cover {
@@ -482,28 +561,6 @@ impl OfferSegmentCollector {
         }
         self.offer(doc, score, distance_m, location);
     }
-
-    fn hit(&self, c: Candidate) -> Hit {
-        let cols = &self.cols;
-        let doc = c.doc;
-        Hit {
-            id: c.id,
-            score: c.score,
-            distance_m: c.distance_m,
-            category: Columns::string(&cols.category, &cols.category_names, doc),
-            subcategory: Columns::string(&cols.subcategory, &cols.subcategory_names, doc),
-            venue_id: cols.venue_id.as_ref().and_then(|v| v.first(doc)),
-            offerer_id: cols.offerer_id.first(doc).unwrap_or(0),
-            location: c.location,
-            price_cents: cols.price.first(doc).unwrap_or(0),
-            is_duo: cols.duo.first(doc).unwrap_or(false),
-            is_event: cols.event.first(doc).unwrap_or(false),
-            next_beginning_at: cols.begins.as_ref().and_then(|b| b.first(doc)),
-            popularity: cols.popularity.first(doc).unwrap_or(0),
-            remaining_places: cols.remaining.as_ref().and_then(|r| r.first(doc)),
-            address: DocAddress::new(self.segment, doc),
-        }
-    }
 }
 
 impl SegmentCollector for OfferSegmentCollector {
@@ -514,15 +571,7 @@ impl SegmentCollector for OfferSegmentCollector {
     }
 
     fn harvest(mut self) -> Harvest {
-        let heap = std::mem::take(&mut self.heap);
-        let hits = heap
-            .into_vec()
-            .into_iter()
-            .map(|c| Ranked {
-                primary: c.primary,
-                hit: self.hit(c),
-            })
-            .collect();
+        let hits = std::mem::take(&mut self.heap).into_vec();
         let mut facets = HashMap::new();
         for (ord, &count) in self.facet_counts.iter().enumerate() {
             if let (true, Some(name)) = (count > 0, self.cols.category_names.get(ord)) {
@@ -531,6 +580,7 @@ impl SegmentCollector for OfferSegmentCollector {
         }
         Harvest {
             hits,
+            columns: vec![(self.segment, self.cols.clone())],
             total: self.total,
             facets,
         }

@@ -17,10 +17,11 @@
 //! passes the test above. A flood fill from the centre cell through
 //! neighbours passing the test therefore reaches all of them.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::{OnceLock, RwLock};
 
 use h3o::{CellIndex, LatLng, Resolution};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::geo::{haversine_m, GeoPoint};
 
@@ -134,6 +135,9 @@ pub(crate) struct CoverCell {
     /// need no distance test, and a nearest-first search can skip computing their
     /// distance once it holds enough closer offers.
     pub inside_from_m: Option<f64>,
+    /// An upper bound, in metres, of the distance from the centre to any point of the
+    /// cell: a disk of that radius holds all of the cell's offers.
+    pub far_m: f64,
 }
 
 /// Cells (at [`resolution_for`]`(radius_m)`) covering every point within
@@ -150,7 +154,8 @@ pub(crate) fn disk_cover_at(
     res: Resolution,
 ) -> Option<Vec<CoverCell>> {
     let start = centre.to_latlng().to_cell(res);
-    let mut seen: HashSet<CellIndex> = HashSet::from([start]);
+    let mut seen: FxHashSet<CellIndex> = FxHashSet::default();
+    seen.insert(start);
     let mut queue = VecDeque::from([start]);
     let mut kept = Vec::new();
     while let Some(cell) = queue.pop_front() {
@@ -165,6 +170,7 @@ pub(crate) fn disk_cover_at(
             id: u64::from(cell),
             near_m: (d - spread).max(0.0),
             inside_from_m: (d + spread <= radius_m).then(|| (d - spread).max(0.0)),
+            far_m: d + spread,
         });
         if kept.len() > MAX_CELLS {
             return None;
@@ -221,7 +227,7 @@ const SHAPES_KEPT: usize = 200_000;
 /// all) took a few microseconds, most of a small search, and searches around the same
 /// places use the same cells again and again.
 fn shape_of(cell: CellIndex) -> Shape {
-    static SHAPES: OnceLock<RwLock<HashMap<CellIndex, Shape>>> = OnceLock::new();
+    static SHAPES: OnceLock<RwLock<FxHashMap<CellIndex, Shape>>> = OnceLock::new();
     let shapes = SHAPES.get_or_init(RwLock::default);
     if let Some(shape) = shapes.read().unwrap_or_else(|e| e.into_inner()).get(&cell) {
         return *shape;

@@ -19,8 +19,9 @@ use tantivy::{
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
 use crate::cells::{CellCountCache, DOCS_PER_CELL};
-use crate::collect::{page, ColumnCache, Harvest, OfferCollector};
-use crate::query::{DigitalMode, GeoFilter, Plan, Query};
+use crate::collect::{ColumnCache, Harvest, OfferCollector};
+use crate::cover::{disk_cover, CoverCell};
+use crate::query::{DigitalMode, GeoPlan, Plan, Query};
 use crate::schema::{build_schema, Fields};
 use crate::term_filter::TermFilter;
 use crate::{GeoPoint, IndexError, OfferDoc};
@@ -351,7 +352,7 @@ impl OfferIndex {
     pub fn search(&self, q: &Query) -> Result<SearchResults, IndexError> {
         let plan = q.plan()?;
         if let Some((center, radius_m)) = q.nearest_first(&plan) {
-            return self.search_nearest(q, plan, center, radius_m);
+            return self.search_nearest(plan, center, radius_m);
         }
         self.run(plan)
     }
@@ -359,33 +360,102 @@ impl OfferIndex {
     /// The nearest offers of a large disk often lie in a small part of it (a 30 km feed
     /// in Paris finds its 2,000 candidates within a few km, among 150,000 offers): searches
     /// disks growing from a sixteenth of the radius (at least [`NEAREST_FIRST_START_M`]) by
-    /// [`NEAREST_FIRST_GROWTH`] and stops at the first that holds the whole page. Exact:
-    /// every offer of that disk was seen, and each offer outside it is farther than all
-    /// of them.
+    /// [`NEAREST_FIRST_GROWTH`] and stops at the first that holds the whole page; with the
+    /// cells' counts, each disk is first shrunk to the cells that hold the page, or passed
+    /// over. Exact: every offer of that disk was seen, and each offer outside it is
+    /// farther than all of them.
     fn search_nearest(
         &self,
-        q: &Query,
         plan: Plan,
         center: GeoPoint,
         radius_m: f64,
     ) -> Result<SearchResults, IndexError> {
         let wanted = plan.offset.saturating_add(plan.limit);
+        let counted = plan.filters.countable();
         let mut r = (radius_m / 16.0).max(NEAREST_FIRST_START_M);
         while r < radius_m {
-            let inner = Query {
-                geo: Some(GeoFilter::Radius {
-                    center,
-                    radius_m: r,
-                }),
-                ..q.clone()
+            let Some(cover) = disk_cover(center, r) else {
+                break;
             };
-            let results = self.run(inner.plan()?)?;
-            if results.total >= wanted {
-                return Ok(results);
+            // The cells' counts pass over a disk too small without searching it, and
+            // shrink one large enough to the cells that hold the page: the disk searched
+            // then holds about 1.5 times the page instead of up to four.
+            let within = match counted {
+                true => self.radius_holding(&plan, &cover, r, wanted)?,
+                false => Some(r),
+            };
+            if let Some(within) = within {
+                // The cells that reach the smaller disk cover it.
+                let cells = cover.into_iter().filter(|c| c.near_m <= within).collect();
+                let results = self.run(Plan {
+                    geo: GeoPlan::Radius {
+                        center,
+                        radius_m: within,
+                    },
+                    cells: Some(cells),
+                    ..plan.clone()
+                })?;
+                // Exact whatever the counts said: the disk holds the whole page.
+                if results.total >= wanted {
+                    return Ok(results);
+                }
             }
             r *= NEAREST_FIRST_GROWTH;
         }
-        self.run(plan)
+        self.run(Plan {
+            cells: disk_cover(center, radius_m),
+            ..plan
+        })
+    }
+
+    /// The radius, at most `r`, of the smallest disk whose cells of `cover` (the cover
+    /// of the disk of radius `r`) lying wholly inside it hold `wanted` offers passing the
+    /// plan's filters, by the cells' counts; `None` when those inside the disk of radius
+    /// `r` hold fewer. Only the plan's categories and sold-out filters are counted (see
+    /// [`crate::Filters::countable`]).
+    fn radius_holding(
+        &self,
+        plan: &Plan,
+        cover: &[CoverCell],
+        r: f64,
+        wanted: usize,
+    ) -> Result<Option<f64>, IndexError> {
+        if wanted == 0 {
+            return Ok(Some(r));
+        }
+        let mut inside: Vec<&CoverCell> =
+            cover.iter().filter(|c| c.inside_from_m.is_some()).collect();
+        inside.sort_by(|a, b| a.far_m.total_cmp(&b.far_m));
+        let searcher = self.reader.searcher();
+        let collector = OfferCollector::new(plan, self.columns.clone());
+        let mut totals = vec![0u64; inside.len()];
+        let mut left_out = 0;
+        for segment in searcher.segment_readers() {
+            // A segment with fewer offers than cells is left out: looking its cells up
+            // costs more than its offers would save, and counting fewer offers only
+            // makes the disk larger.
+            if (segment.num_docs() as usize) < inside.len() {
+                left_out += u64::from(segment.num_docs());
+                continue;
+            }
+            let counts =
+                collector.cell_totals(segment, &inside, &self.cell_counts, self.fields.h3)?;
+            for (total, n) in totals.iter_mut().zip(counts) {
+                *total += n;
+            }
+        }
+        // Unless most offers were counted: then the disk is searched whole.
+        if left_out * 10 > searcher.num_docs() {
+            return Ok(Some(r));
+        }
+        let mut held = 0;
+        for (cell, n) in inside.iter().zip(totals) {
+            held += n;
+            if held >= wanted as u64 {
+                return Ok(Some(cell.far_m));
+            }
+        }
+        Ok(None)
     }
 
     fn run(&self, plan: Plan) -> Result<SearchResults, IndexError> {
@@ -400,11 +470,12 @@ impl OfferIndex {
         let _running = Running(&self.in_flight);
         let single = Executor::single_thread();
         let executor = if alone { &self.parallel } else { &single };
-        let harvest = if plan.counting {
+        let mut harvest = if plan.counting {
             self.collect_by_cells(&searcher, &plan, executor)?
         } else {
             self.collect(&searcher, &plan, executor)?
         };
+        let hits = harvest.page(plan.offset, plan.limit);
         let mut facets: Vec<CategoryFacet> = if plan.facets {
             harvest
                 .facets
@@ -420,7 +491,7 @@ impl OfferIndex {
                 .then_with(|| a.category.cmp(&b.category))
         });
         Ok(SearchResults {
-            hits: page(harvest.hits, plan.offset, plan.limit),
+            hits,
             total: harvest.total,
             facets,
             snapshot: Snapshot(Some((searcher, self.fields.clone()))),

@@ -84,6 +84,19 @@ pub struct Filters {
     pub include_sold_out: bool,
 }
 
+impl Filters {
+    /// Whether cells' counts can tell how many offers pass: they are split by category
+    /// and sold-out flag only (see [`crate::cells`]).
+    pub(crate) fn countable(&self) -> bool {
+        self.subcategories.is_empty()
+            && self.max_price_cents.is_none()
+            && !self.free_only
+            && !self.duo_only
+            && self.begins_after.is_none()
+            && self.begins_before.is_none()
+    }
+}
+
 /// A search.
 ///
 /// `Default` gives: no text, no geo filter, digital offers included, no
@@ -149,8 +162,9 @@ pub(crate) enum GeoPlan {
 pub(crate) struct Plan {
     pub terms: Vec<String>,
     pub geo: GeoPlan,
-    /// H3 cells covering the geo filter; `None` when there is no geo filter
-    /// or its cover is too large (then the exact test alone decides).
+    /// H3 cells covering the geo filter; `None` when there is no geo filter, when its
+    /// cover is too large (then the exact test alone decides), or when the search is
+    /// nearest-first (see [`Query::nearest_first`]), which covers each disk it tries.
     pub cells: Option<Vec<CoverCell>>,
     /// The search counts whole cells instead of visiting their offers (see
     /// [`crate::cells`]): `cells` is then a finer cover, sorted by
@@ -182,6 +196,12 @@ impl Query {
             SortBy::Relevance
         });
         let mut counting = false;
+        // A nearest-first search covers each disk it tries (see `OfferIndex::search`).
+        let nearest_first = !self.exact_total
+            && terms.is_empty()
+            && sort == SortBy::Distance
+            && self.digital == DigitalMode::Exclude
+            && !self.facets;
         let (geo, cells) = match self.geo {
             None => (GeoPlan::None, None),
             Some(GeoFilter::Radius { center, radius_m }) => {
@@ -202,8 +222,7 @@ impl Query {
                         cells.sort_by(|a, b| a.near_m.total_cmp(&b.near_m));
                         Some(cells)
                     }
-                    None => self
-                        .needs_cover()
+                    None => (self.needs_cover() && !nearest_first)
                         .then(|| disk_cover(center, radius_m))
                         .flatten(),
                 };
@@ -258,17 +277,11 @@ impl Query {
     /// reads most of its cells' offers anyway, and under load it ran 2.6 times slower
     /// counting them.
     fn counts_cells(&self, terms: &[String], sort: SortBy) -> bool {
-        let f = &self.filters;
         self.exact_total
             && terms.is_empty()
             && sort == SortBy::Distance
             && self.digital == DigitalMode::Exclude
-            && f.subcategories.is_empty()
-            && f.max_price_cents.is_none()
-            && !f.free_only
-            && !f.duo_only
-            && f.begins_after.is_none()
-            && f.begins_before.is_none()
+            && self.filters.countable()
     }
 
     /// With only digital offers wanted, the geo filter does not apply.

@@ -373,23 +373,58 @@ fn invalid_geo_input_is_bad_input() {
 }
 
 /// Nearest-first searches (`exact_total: false`) may stop at a disk smaller than the
-/// one asked for: their pages must be exactly the full search's, sold-out offers
-/// excluded as by default, and their total a lower bound that still covers the page.
+/// one asked for: their pages must be exactly the full search's, under filters the cells'
+/// counts are split by (categories, sold-out) and under others (a price cap), after
+/// deletes and moves, and their total a lower bound that still covers the page.
 #[test]
 fn nearest_first_pages_equal_full_searches() {
     let mut rng = rng(13);
-    let (index, offers) = build(&mut rng);
+    let (index, mut offers) = build(&mut rng);
     let mut stopped_early = 0;
-    for i in 0..600 {
+    for i in 0..900 {
+        if i == 450 {
+            // Deletes and moves: the counts must no longer see the old places.
+            for o in offers.iter_mut().filter(|o| o.id % 5 == 0) {
+                o.location = Some(random_point(&mut rng));
+            }
+            index
+                .upsert(offers.iter().filter(|o| o.id % 5 == 0).cloned())
+                .unwrap();
+            for id in (3..2_000).step_by(11) {
+                index.delete(id).unwrap();
+            }
+            index.commit().unwrap();
+        }
         let center = place_or_vertex(i, &mut rng, &offers, 3_000.0);
         let radius_m = log_uniform(&mut rng, 1_000.0, 100_000.0);
-        let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..60));
+        let offset_ = rng.gen_range(0..30);
+        let limit = match i % 3 {
+            0 => rng.gen_range(1..60),
+            1 => rng.gen_range(60..400),
+            _ => rng.gen_range(1..10),
+        };
+        let filters = match i % 4 {
+            0 => Filters::default(),
+            1 => Filters {
+                categories: vec![CATEGORIES[i % CATEGORIES.len()].to_string()],
+                ..Filters::default()
+            },
+            2 => Filters {
+                include_sold_out: true,
+                ..Filters::default()
+            },
+            _ => Filters {
+                max_price_cents: Some(5_000),
+                ..Filters::default()
+            },
+        };
         let full = Query {
             geo: Some(GeoFilter::Radius { center, radius_m }),
             digital: DigitalMode::Exclude,
             sort: Some(SortBy::Distance),
             offset: offset_,
             limit,
+            filters,
             ..Query::default()
         };
         let exact = index.search(&full).unwrap();
@@ -417,7 +452,7 @@ fn nearest_first_pages_equal_full_searches() {
         }
     }
     // Meaningful only if the early stop did happen often.
-    assert!(stopped_early > 100, "stopped early {stopped_early} times");
+    assert!(stopped_early > 150, "stopped early {stopped_early} times");
 }
 
 /// Compacting merges the segments a build left and changes no answer.
