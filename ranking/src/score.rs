@@ -237,6 +237,8 @@ pub(crate) fn unit_noise(seed: u64, id: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// `a·b` over their common length.
+#[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() as f64
 }

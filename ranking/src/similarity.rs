@@ -3,6 +3,7 @@
 
 use crate::embedding::cosine;
 use crate::intern::{Codes, NO_VENUE};
+use crate::score::dot;
 use crate::Candidate;
 
 /// Weights of what two offers may share. The similarity of two distinct offers is
@@ -142,7 +143,7 @@ impl<'a> Features<'a> {
         if self.dim > 0 {
             let a = &self.embedding[i * self.dim..(i + 1) * self.dim];
             let b = &self.embedding[j * self.dim..(j + 1) * self.dim];
-            s += w.embedding * a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() as f64;
+            s += w.embedding * dot(a, b);
         }
         s
     }
