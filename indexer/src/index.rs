@@ -351,10 +351,12 @@ impl OfferIndex {
     /// with more of the words still come first).
     pub fn search(&self, q: &Query) -> Result<SearchResults, IndexError> {
         let plan = q.plan()?;
-        if let Some((center, radius_m)) = q.nearest_first(&plan) {
-            return self.search_nearest(plan, center, radius_m);
+        match plan.geo {
+            GeoPlan::Radius { center, radius_m } if plan.nearest_first => {
+                self.search_nearest(plan, center, radius_m)
+            }
+            _ => self.run(plan),
         }
-        self.run(plan)
     }
 
     /// The nearest offers of a large disk often lie in a small part of it (a 30 km feed

@@ -164,12 +164,15 @@ pub(crate) struct Plan {
     pub geo: GeoPlan,
     /// H3 cells covering the geo filter; `None` when there is no geo filter, when its
     /// cover is too large (then the exact test alone decides), or when the search is
-    /// nearest-first (see [`Query::nearest_first`]), which covers each disk it tries.
+    /// nearest-first (see [`Plan::nearest_first`]), which covers each disk it tries.
     pub cells: Option<Vec<CoverCell>>,
     /// The search counts whole cells instead of visiting their offers (see
     /// [`crate::cells`]): `cells` is then a finer cover, sorted by
     /// [`CoverCell::near_m`].
     pub counting: bool,
+    /// The search may stop at a smaller disk holding the whole page (see
+    /// [`Query::exact_total`]).
+    pub nearest_first: bool,
     pub digital: DigitalMode,
     pub filters: Filters,
     pub sort: SortBy,
@@ -196,12 +199,12 @@ impl Query {
             SortBy::Relevance
         });
         let mut counting = false;
-        // A nearest-first search covers each disk it tries (see `OfferIndex::search`).
         let nearest_first = !self.exact_total
             && terms.is_empty()
             && sort == SortBy::Distance
             && self.digital == DigitalMode::Exclude
-            && !self.facets;
+            && !self.facets
+            && matches!(self.geo, Some(GeoFilter::Radius { .. }));
         let (geo, cells) = match self.geo {
             None => (GeoPlan::None, None),
             Some(GeoFilter::Radius { center, radius_m }) => {
@@ -245,6 +248,7 @@ impl Query {
             geo,
             cells,
             counting,
+            nearest_first,
             digital: self.digital,
             filters: self.filters.clone(),
             sort,
@@ -252,23 +256,6 @@ impl Query {
             limit: self.limit.min(MAX_LIMIT),
             facets: self.facets,
         })
-    }
-
-    /// The radius of a search that may look for its page in smaller disks first
-    /// (see [`Query::exact_total`]), with its centre.
-    pub(crate) fn nearest_first(&self, plan: &Plan) -> Option<(GeoPoint, f64)> {
-        match plan.geo {
-            GeoPlan::Radius { center, radius_m }
-                if !self.exact_total
-                    && plan.terms.is_empty()
-                    && plan.sort == SortBy::Distance
-                    && plan.digital == DigitalMode::Exclude
-                    && !plan.facets =>
-            {
-                Some((center, radius_m))
-            }
-            _ => None,
-        }
     }
 
     /// Whether a radius search can count whole cells: nearest physical offers first, and
@@ -354,7 +341,11 @@ mod tests {
             },
         ];
         for q in not_counting {
-            assert!(!q.plan().unwrap().counting, "{q:?}");
+            let plan = q.plan().unwrap();
+            assert!(!plan.counting, "{q:?}");
+            // Only the nearest-first one leaves its cover to the disks it will try.
+            assert_eq!(plan.nearest_first, !q.exact_total, "{q:?}");
+            assert_eq!(plan.cells.is_none(), plan.nearest_first, "{q:?}");
         }
     }
 }
