@@ -12,7 +12,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
 
-use crate::cells::{CellCountCache, CountColumns, SegmentCounts, Slots};
+use crate::cells::{CellCountCache, CountColumns, Deleted, SegmentCounts, Slots};
 use crate::codes::intern;
 use crate::cover::CoverCell;
 use crate::geo::{haversine_m, GeoPoint};
@@ -85,10 +85,7 @@ impl OfferCollector {
             .columns
             .get_or_make(segment.segment_id(), || Columns::open(segment))?;
         let count_cols = cols.counting();
-        let slots = cols.slots();
-        let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(slots));
-        let deleted = counts.deleted(segment, &count_cols);
-        let wanted = cols.wanted_slots(&self.criteria.filters);
+        let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
         cells
             .iter()
             .map(|cell| {
@@ -117,10 +114,6 @@ impl OfferCollector {
             scoring: !plan.terms.is_empty(),
         }
     }
-}
-
-fn rank_order(a_primary: f64, a_id: u64, b_primary: f64, b_id: u64) -> Ordering {
-    a_primary.total_cmp(&b_primary).then(a_id.cmp(&b_id))
 }
 
 impl Harvest {
@@ -171,7 +164,9 @@ impl PartialOrd for Ranked {
 }
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        rank_order(self.primary, self.id, other.primary, other.id)
+        self.primary
+            .total_cmp(&other.primary)
+            .then(self.id.cmp(&other.id))
     }
 }
 
@@ -263,6 +258,19 @@ impl Columns {
     /// The slots the segment's cell counts are split into.
     fn slots(&self) -> Slots {
         Slots::new(self.category_names.len())
+    }
+
+    /// The segment's cell counts (made in `cache` the first time), its deleted offers as
+    /// `segment` sees them, and which slots pass `filters`: what counting cells needs.
+    fn cell_counts(
+        &self,
+        segment: &SegmentReader,
+        cache: &CellCountCache,
+        filters: &Filters,
+    ) -> (Arc<SegmentCounts>, Arc<Deleted>, Vec<bool>) {
+        let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(self.slots()));
+        let deleted = counts.deleted(segment, &self.counting());
+        (counts, deleted, self.wanted_slots(filters))
     }
 
     /// Which slots hold offers that pass the categories and sold-out filters, the only
@@ -502,9 +510,7 @@ impl OfferSegmentCollector {
         let cols = self.cols.clone();
         let count_cols = cols.counting();
         let slots = cols.slots();
-        let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(slots));
-        let deleted = counts.deleted(segment, &count_cols);
-        let wanted = cols.wanted_slots(&self.criteria.filters);
+        let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
         let inverted = segment.inverted_index(h3)?;
         let alive = segment.alive_bitset();
         for cell in cover {

@@ -199,10 +199,12 @@ impl Query {
             SortBy::Relevance
         });
         let mut counting = false;
-        let nearest_first = !self.exact_total
-            && terms.is_empty()
-            && sort == SortBy::Distance
-            && self.digital == DigitalMode::Exclude
+        // The nearest physical offers, by distance alone: what both the counted cells and
+        // the nearest-first disks can answer.
+        let nearest_physical =
+            terms.is_empty() && sort == SortBy::Distance && self.digital == DigitalMode::Exclude;
+        let nearest_first = nearest_physical
+            && !self.exact_total
             && !self.facets
             && matches!(self.geo, Some(GeoFilter::Radius { .. }));
         let (geo, cells) = match self.geo {
@@ -216,7 +218,7 @@ impl Query {
                 // strict about what reaches h3o.
                 let center = GeoPoint::new(center.lat(), center.lon())?;
                 let fine = self
-                    .counts_cells(&terms, sort)
+                    .counts_cells(nearest_physical)
                     .then(|| disk_cover_at(center, radius_m, counting_resolution(radius_m)))
                     .flatten();
                 counting = fine.is_some();
@@ -263,12 +265,8 @@ impl Query {
     /// Only for an exact total: a search that may stop early (a feed's 2,000 candidates)
     /// reads most of its cells' offers anyway, and under load it ran 2.6 times slower
     /// counting them.
-    fn counts_cells(&self, terms: &[String], sort: SortBy) -> bool {
-        self.exact_total
-            && terms.is_empty()
-            && sort == SortBy::Distance
-            && self.digital == DigitalMode::Exclude
-            && self.filters.countable()
+    fn counts_cells(&self, nearest_physical: bool) -> bool {
+        self.exact_total && nearest_physical && self.filters.countable()
     }
 
     /// With only digital offers wanted, the geo filter does not apply.
