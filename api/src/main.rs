@@ -121,6 +121,13 @@ enum Command {
         /// how few keep the lists' quality is what this measures.
         #[arg(long)]
         max_physical: Option<usize>,
+        /// θ of the `default` pipeline's DPP, in [0, 1) (the shipped one by default):
+        /// what a retune of the feed's diversification would give.
+        #[arg(long, value_parser = theta_in_range)]
+        theta: Option<f64>,
+        /// Exploration noise of the `default` pipeline, ≥ 0 (the shipped one by default).
+        #[arg(long, value_parser = non_negative)]
+        exploration: Option<f64>,
     },
     /// Closed-loop simulation: users see a feed each week and book from it; writes the
     /// monthly diversity series of relevance-only vs the default pipeline (CSV and SVG).
@@ -310,6 +317,8 @@ async fn main() -> anyhow::Result<()> {
             out,
             max_users,
             max_physical,
+            theta,
+            exploration,
         } => {
             let bar = progress_bar("reading", "rows")?;
             let (data, source) = match (interactions, items) {
@@ -333,7 +342,8 @@ async fn main() -> anyhow::Result<()> {
                 max_users,
                 max_physical: max_physical.unwrap_or(defaults.max_physical),
                 ..defaults
-            };
+            }
+            .retuned(theta, exploration);
             let bar = progress_bar("evaluating", "users")?;
             let report =
                 tokio::task::block_in_place(|| engine::eval::evaluate(&data, &options, &bar))?;
@@ -721,6 +731,22 @@ async fn serve(
     api::serve(listener, engine.clone(), shutdown_signal()).await?;
     engine.store().close().await;
     Ok(())
+}
+
+/// A DPP θ, in `[0, 1)`.
+fn theta_in_range(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if (0.0..1.0).contains(&t) => Ok(t),
+        _ => Err(format!("{s:?} is not a number in [0, 1)")),
+    }
+}
+
+/// A finite number ≥ 0.
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a finite number ≥ 0")),
+    }
 }
 
 /// A progress bar for a long job counting `unit`s.

@@ -61,6 +61,20 @@ impl Default for EvalOptions {
     }
 }
 
+impl EvalOptions {
+    /// These options with the `default` pipeline's DPP θ and exploration noise replaced
+    /// where given: what a retune of the feed would give, against the same baselines.
+    pub fn retuned(mut self, theta: Option<f64>, exploration: Option<f64>) -> EvalOptions {
+        if let Some(theta) = theta {
+            self.default_config.diversifier = Diversifier::Dpp { theta };
+        }
+        if let Some(exploration) = exploration {
+            self.default_config.exploration = exploration;
+        }
+        self
+    }
+}
+
 /// One way of ordering a user's candidates.
 #[derive(Debug, Clone)]
 pub(crate) enum Method {
@@ -430,4 +444,35 @@ pub fn evaluate(
         model_dim: model.map(|m| m.dim),
         results,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retune_changes_the_default_pipeline_and_its_headline_dpp_only() {
+        assert_eq!(
+            EvalOptions::default().retuned(None, None).default_config,
+            RankConfig::default()
+        );
+        let options = EvalOptions::default().retuned(Some(0.6), Some(0.0));
+        let config = &options.default_config;
+        assert_eq!(config.diversifier, Diversifier::Dpp { theta: 0.6 });
+        assert_eq!(config.exploration, 0.0);
+        assert_eq!(config.page, RankConfig::default().page);
+        let named = methods(&options);
+        let headline_dpp: Vec<_> = named
+            .iter()
+            .filter(|m| m.name == "dpp" && m.headline)
+            .map(|m| m.param)
+            .collect();
+        assert_eq!(headline_dpp, [Some(0.6)]);
+        // The relevance baseline is the same whatever the retune.
+        let relevance = named.iter().find(|m| m.name == "relevance").unwrap();
+        let Method::Ranked(base) = &relevance.method else {
+            panic!("relevance is ranked");
+        };
+        assert_eq!(**base, relevance_config(&RankConfig::default(), 20));
+    }
 }
