@@ -330,7 +330,7 @@ fn dpp_picks_a_more_diverse_page_than_relevance_only() {
     };
     let relevance = page_cats(Diversifier::Relevance);
     assert!(relevance.iter().all(|c| c == "CINEMA"), "{relevance:?}");
-    let dpp = page_cats(Diversifier::DEFAULT);
+    let dpp = page_cats(Diversifier::Dpp { theta: 0.5 });
     assert!(
         category_entropy(&dpp) > category_entropy(&relevance) + 1.0,
         "{dpp:?}"
@@ -341,6 +341,25 @@ fn dpp_picks_a_more_diverse_page_than_relevance_only() {
     );
     // It still leads with what the user loves.
     assert_eq!(dpp[0], "CINEMA");
+    // The feed's θ spreads the page less on its own; its page rules add the categories.
+    let default = page_cats(Diversifier::DEFAULT);
+    assert_eq!(default[0], "CINEMA");
+    let spread = category_entropy(&default);
+    assert!(
+        spread > category_entropy(&relevance) && spread < category_entropy(&dpp),
+        "{default:?}"
+    );
+    let feed: Vec<usize> = indices(&rank(
+        &pool,
+        &profile,
+        &RankConfig {
+            exploration: 0.0,
+            ..RankConfig::default()
+        },
+        &CTX,
+        20,
+    ));
+    assert!(categories(&feed, &pool).len() >= 4, "{feed:?}");
     // θ near 1 gives relevance back.
     assert_eq!(page_cats(Diversifier::Dpp { theta: 0.99 }), relevance);
 }
