@@ -219,6 +219,19 @@ async fn one_offer_world() -> (TestStore, StockId, UserId) {
     (t, stock, user)
 }
 
+/// Drops `engine` and waits until it is gone, as a stopped server's would be: its
+/// background refresh may hold it to the end of a refresh (an index commit), and a new
+/// engine opened on the same folder meanwhile would find the old one still writing there.
+async fn close(engine: std::sync::Arc<Engine>) {
+    let gone = std::sync::Arc::downgrade(&engine);
+    drop(engine);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gone.strong_count() > 0 {
+        assert!(Instant::now() < deadline, "the engine was never released");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_on_disk_index_reopens_catches_up_and_is_rebuilt_when_corrupt() {
     let (t, stock, user) = one_offer_world().await;
@@ -229,6 +242,7 @@ async fn an_on_disk_index_reopens_catches_up_and_is_rebuilt_when_corrupt() {
             .await
             .unwrap();
         assert_eq!(engine.search(&paris).await.unwrap().total, 2);
+        close(engine).await;
     }
     // While no server runs, another process sells the last place.
     let req = BookingRequest {
@@ -246,7 +260,7 @@ async fn an_on_disk_index_reopens_catches_up_and_is_rebuilt_when_corrupt() {
         1,
         "the reopened index caught up"
     );
-    drop(engine);
+    close(engine).await;
 
     // A damaged index is rebuilt from the store, not trusted.
     for entry in std::fs::read_dir(dir.path()).unwrap() {
