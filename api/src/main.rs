@@ -396,13 +396,9 @@ async fn main() -> anyhow::Result<()> {
             build_profiles(&store, &out, dim, clusters).await?;
         }
         Command::Index { index_dir } => {
-            // Without its sync marker the directory is wiped and rebuilt by Engine::open.
-            let _ = std::fs::remove_dir_all(&index_dir);
-            std::fs::create_dir_all(&index_dir)?;
             let started = std::time::Instant::now();
-            let engine =
-                Engine::open_with_progress(store, &index_dir, &progress_bar("indexing", "offers")?)
-                    .await?;
+            let progress = progress_bar("indexing", "offers")?;
+            let engine = Engine::rebuild_with_progress(store, &index_dir, &progress).await?;
             println!(
                 "indexed {} offers into {} in {:.1?}",
                 engine.indexed_offers(),

@@ -34,6 +34,8 @@ pub struct Engine {
     /// Offers whose index document is stale (a booking changed a stock).
     dirty: Mutex<BTreeSet<OfferId>>,
     index_dir: Option<PathBuf>,
+    /// The lock of the on-disk index's folder, held while the engine lives.
+    _index_lock: Option<std::fs::File>,
     /// The index reflects the store as of this instant.
     synced_at: Mutex<Timestamp>,
     /// The taste model giving profiles and offers embeddings; `None` until one is loaded.
@@ -47,14 +49,49 @@ pub struct Engine {
 /// Written beside an on-disk index: the instant it reflects the store as of.
 const SYNCED_FILE: &str = "mosaic-synced-at";
 
-/// Opens the index in `dir`, with the instant it is in sync as of, or a fresh empty index
-/// and `None` when there is none, it was never completed, or it cannot be read.
-fn open_on_disk(dir: &Path) -> Result<(OfferIndex, Option<Timestamp>), EngineError> {
+/// Locked by the engine that uses an on-disk index, for as long as it lives: a second
+/// server or a `mosaic index` pointed at the same folder would otherwise empty it under
+/// the first one's feet.
+const LOCK_FILE: &str = "mosaic.lock";
+
+/// What to do with an index found on disk.
+#[derive(Clone, Copy, PartialEq)]
+enum OnDisk {
+    /// Reopen it if it is complete and readable, else rebuild it.
+    Reuse,
+    /// Rebuild it whatever its state.
+    Rebuild,
+}
+
+/// Takes the lock of the index folder `dir`, or says that another process holds it.
+fn lock_folder(dir: &Path) -> Result<std::fs::File, EngineError> {
     std::fs::create_dir_all(dir)?;
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Conflict(
+            "index_in_use",
+            format!(
+                "the index folder {} is in use by another process (a running `mosaic serve`?)",
+                dir.display()
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+/// Opens the index in `dir`, whose lock the caller holds, with the instant it is in sync
+/// as of; or a fresh empty index and `None` when there is none, it was never completed,
+/// it cannot be read, or `mode` asks for a rebuild.
+fn open_on_disk(dir: &Path, mode: OnDisk) -> Result<(OfferIndex, Option<Timestamp>), EngineError> {
     let synced: Option<Timestamp> = std::fs::read_to_string(dir.join(SYNCED_FILE))
         .ok()
         .and_then(|t| t.trim().parse().ok());
-    if let Some(at) = synced {
+    if let (Some(at), OnDisk::Reuse) = (synced, mode) {
         match OfferIndex::open_or_create(dir) {
             Ok(index) if !index.is_empty() => return Ok((index, Some(at))),
             Ok(_) => {}
@@ -63,9 +100,18 @@ fn open_on_disk(dir: &Path) -> Result<(OfferIndex, Option<Timestamp>), EngineErr
             }
         }
     }
-    // Whatever is there is not known to be complete: start from nothing.
-    std::fs::remove_dir_all(dir)?;
-    std::fs::create_dir_all(dir)?;
+    // Whatever is there is not known to be complete: start from nothing but the lock.
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == LOCK_FILE {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     Ok((OfferIndex::open_or_create(dir)?, None))
 }
 
@@ -75,33 +121,41 @@ impl Engine {
     /// is reopened and caught up with what changed since it was last in sync; one that is
     /// missing, never completed or corrupt is rebuilt from the store, the source of truth.
     pub async fn open(store: Store, index_dir: Option<&Path>) -> Result<Arc<Engine>, EngineError> {
+        let index_dir = index_dir.map(|dir| (dir, OnDisk::Reuse));
         Engine::open_inner(store, index_dir, &indicatif::ProgressBar::hidden()).await
     }
 
-    /// [`Engine::open`] on an on-disk index, showing a rebuild's progress on `progress`.
-    pub async fn open_with_progress(
+    /// Rebuilds the on-disk index in `index_dir` from the store, whatever it holds, showing
+    /// the progress on `progress`; then opens the engine on it as [`Engine::open`] does.
+    /// Refused while another engine uses the folder.
+    pub async fn rebuild_with_progress(
         store: Store,
         index_dir: &Path,
         progress: &indicatif::ProgressBar,
     ) -> Result<Arc<Engine>, EngineError> {
-        Engine::open_inner(store, Some(index_dir), progress).await
+        Engine::open_inner(store, Some((index_dir, OnDisk::Rebuild)), progress).await
     }
 
     async fn open_inner(
         store: Store,
-        index_dir: Option<&Path>,
+        index_dir: Option<(&Path, OnDisk)>,
         progress: &indicatif::ProgressBar,
     ) -> Result<Arc<Engine>, EngineError> {
-        let (index, synced_at) = match index_dir {
-            Some(dir) => open_on_disk(dir)?,
-            None => (OfferIndex::in_ram()?, None),
+        let (index, synced_at, index_lock) = match index_dir {
+            Some((dir, mode)) => {
+                let lock = lock_folder(dir)?;
+                let (index, synced_at) = open_on_disk(dir, mode)?;
+                (index, synced_at, Some(lock))
+            }
+            None => (OfferIndex::in_ram()?, None, None),
         };
         let engine = Arc::new(Engine {
             store,
             index: Arc::new(index),
             taxonomy: Taxonomy::shipped(),
             dirty: Mutex::new(BTreeSet::new()),
-            index_dir: index_dir.map(Path::to_path_buf),
+            index_dir: index_dir.map(|(dir, _)| dir.to_path_buf()),
+            _index_lock: index_lock,
             synced_at: Mutex::new(0),
             model: std::sync::RwLock::new(None),
             boost_cache: Mutex::new(Default::default()),

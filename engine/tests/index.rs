@@ -277,6 +277,45 @@ async fn an_on_disk_index_reopens_catches_up_and_is_rebuilt_when_corrupt() {
 }
 
 #[tokio::test]
+async fn an_index_folder_in_use_is_neither_reopened_nor_emptied() {
+    let (t, _, _) = one_offer_world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let paris = near(48.8566, 2.3522, 5.0);
+    let engine = Engine::open(t.store.clone(), Some(dir.path()))
+        .await
+        .unwrap();
+    let files = |dir: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files(dir.path());
+    // A second server, and a rebuild, on the folder the first one serves from.
+    let second = Engine::open(t.store.clone(), Some(dir.path())).await;
+    let rebuild =
+        Engine::rebuild_with_progress(t.store.clone(), dir.path(), &ProgressBar::hidden()).await;
+    for refused in [second, rebuild] {
+        let Err(e) = refused else {
+            panic!("a second engine opened a folder in use")
+        };
+        assert!(e.to_string().contains("in use by another process"), "{e}");
+    }
+    assert_eq!(files(dir.path()), before, "the folder was touched");
+    assert_eq!(engine.search(&paris).await.unwrap().total, 2);
+    close(engine).await;
+
+    // Once the first is gone, a rebuild may take the folder.
+    let engine = Engine::rebuild_with_progress(t.store.clone(), dir.path(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert_eq!(engine.indexed_offers(), 2);
+    assert_eq!(engine.search(&paris).await.unwrap().total, 2);
+}
+
+#[tokio::test]
 async fn changes_made_by_another_process_reach_the_index_within_a_second() {
     let (t, stock, user) = one_offer_world().await;
     let engine = Engine::open(t.store.clone(), None).await.unwrap();
