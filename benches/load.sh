@@ -14,7 +14,9 @@
 #    should all succeed: distinct users with credit left, physical stocks with places),
 # 5. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
 #    1–3), search, offer detail, bookings — then once over a shuffled mix of all four,
-#    each request sent exactly once,
+#    each request sent exactly once; then feed, search and bookings again, each at a fixed
+#    offered rate of a quarter, a half and three quarters of what its own run reached
+#    (latency at a given load, where the runs before measure it at saturation),
 # 6. reads the server's peak RSS (VmHWM) and its per-stage feed histograms
 #    (`mosaic_feed_stage_seconds`, scraped from /metrics around the feed run), and writes
 #    the figures to RESULTS.md.
@@ -153,17 +155,17 @@ PY
 # Offer detail.
 draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5(id::text || '$seed') LIMIT $n" \
     "$work/offer.tsv"
-# Bookings: distinct users with at least 20 € left, physical stocks of at most 20 € with 50+
-# places, bookable for days yet; pairs the user has not booked. Row numbers are given after
-# each side's draw: numbered before it, the two sides shared only ~n²/users numbers (76 pairs
-# of 5,000).
+# Bookings, twice as many (the paced runs book too): distinct users with at least 20 € left,
+# physical stocks of at most 20 € with 50+ places, bookable for days yet; pairs the user
+# has not booked. Row numbers are given after each side's draw: numbered before it, the two
+# sides shared only ~n²/users numbers (76 pairs of 5,000).
 draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                  (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
                   WHERE o.is_active AND NOT st.is_deleted AND o.venue_id IS NOT NULL AND o.url IS NULL
                     AND st.price_cents <= 2000 AND (st.quantity IS NULL OR st.quantity - st.booked >= 50)
                     AND (st.beginning_at IS NULL OR st.beginning_at > $now + 3 * 86400)
                     AND (st.booking_limit_at IS NULL OR st.booking_limit_at > $now + 86400)
-                  ORDER BY md5(st.id::text || '$seed') LIMIT $n) st),
+                  ORDER BY md5(st.id::text || '$seed') LIMIT $((2 * n))) st),
            u AS (SELECT user_id, row_number() OVER () AS rn FROM
                  (SELECT user_id FROM
                    (SELECT DISTINCT ON (user_id) user_id FROM deposits
@@ -171,20 +173,23 @@ draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                       AND amount_cents - spent_cents - closed_cents >= 2000
                       AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
                     ORDER BY user_id) d
-                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $n) du)
+                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $((2 * n))) du)
       SELECT 'POST', '/v1/bookings', json_build_object('user_id', u.user_id, 'stock_id', s.id, 'quantity', 1)
       FROM s JOIN u USING (rn)
       WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.user_id = u.user_id AND b.offer_id = s.offer_id)" \
     "$work/booking.tsv"
 # --- the runs -------------------------------------------------------------------------------
 # The mix, as the app sends it: per feed, about one search (0.8), an offer detail (0.4)
-# and a booking (0.1), shuffled deterministically. Bookings are never sent twice: the mix
-# books the last twentieth of the booking file, the booking run the rest.
+# and a booking (0.1), shuffled deterministically. Bookings are never sent twice: of the
+# booking file, the booking run books the first half (less the mix's share), the mix the
+# next n/20, the paced runs the rest.
 mix_share() { head -n "$2" "$work/$1.tsv" | tail -n "$3"; }
 drawn=$(wc -l < "$work/booking.tsv")
-in_mix=$((n / 20 < drawn / 2 ? n / 20 : drawn / 2))
-head -n $((drawn - in_mix)) "$work/booking.tsv" > "$work/booking-only.tsv"
-tail -n "$in_mix" "$work/booking.tsv" > "$work/booking-mix.tsv"
+half=$((drawn < n ? drawn / 2 : n))
+in_mix=$((n / 20 < half / 2 ? n / 20 : half / 2))
+head -n $((half - in_mix)) "$work/booking.tsv" > "$work/booking-only.tsv"
+head -n "$half" "$work/booking.tsv" | tail -n "$in_mix" > "$work/booking-mix.tsv"
+tail -n +$((half + 1)) "$work/booking.tsv" > "$work/booking-paced.tsv"
 {
     mix_share feed "$n" $((n / 2))
     mix_share search "$n" $((n * 2 / 5))
@@ -194,19 +199,48 @@ tail -n "$in_mix" "$work/booking.tsv" > "$work/booking-mix.tsv"
     > "$work/mix.tsv"
 wc -l "$work"/*.tsv >&2
 
-run() { # family file -> one JSON line
-    local family=$1 file=$2
-    log "wrk: $family ($(wc -l < "$file") requests, $connections connections)"
+run() { # family file [offered requests/s] -> one JSON line
+    local family=$1 file=$2 rate=${3:-0}
+    log "wrk: $family ($(wc -l < "$file") requests, $connections connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
     rm -f "$work/done"
     wrk -t1 -c"$connections" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
-        -- "$file" "$token" 1 "$work/done" > "$work/wrk.out" &
+        -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
     local wrk_pid=$!
     while kill -0 "$wrk_pid" 2>/dev/null; do
         if [ -f "$work/done" ]; then kill -INT "$wrk_pid"; break; fi
         sleep 0.05
     done
     wait "$wrk_pid"
-    grep '^{' "$work/wrk.out" | sed "s/^{/{\"family\": \"$family\", /"
+    grep '^{' "$work/wrk.out" | sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, /"
+}
+# Each family at a quarter, a half and three quarters of the rate its own run reached, for
+# about ten seconds each: the latency an app's requests meet at that load. Feeds and
+# searches are sent again from the start of their files (the same work as the first time);
+# bookings are new ones.
+paced_seconds=10
+reached() { # family -> requests/s of its saturated run
+    python3 -c 'import json, sys
+for r in map(json.loads, open(sys.argv[1])):
+    if r["family"] == sys.argv[2] and not r["offered"]:
+        print(int(r["requests"] / r["seconds"]))' "$work/results.jsonl" "$1"
+}
+paced() { # family file -> JSON lines
+    local family=$1 file=$2 full rate count
+    full=$(reached "$family")
+    for quarters in 1 2 3; do
+        rate=$((full * quarters / 4))
+        count=$((rate * paced_seconds))
+        [ "$rate" -gt 0 ] || continue
+        if [ "$count" -gt "$(wc -l < "$file")" ]; then
+            log "not enough $family requests left for $rate/s: skipped"
+            continue
+        fi
+        head -n "$count" "$file" > "$work/paced.tsv"
+        tail -n +$((count + 1)) "$file" > "$work/paced-rest.tsv"
+        # Bookings are consumed: the next rate takes the ones after.
+        [ "$family" = booking ] && mv "$work/paced-rest.tsv" "$file"
+        run "$family" "$work/paced.tsv" "$rate"
+    done
 }
 # Warm the caches with a tenth of each family, unmeasured.
 for f in feed search offer; do
@@ -224,6 +258,11 @@ curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
     run booking "$work/booking-only.tsv"
     run mix "$work/mix.tsv"
 } > "$work/results.jsonl"
+{
+    paced feed "$work/feed.tsv"
+    paced search "$work/search.tsv"
+    paced booking "$work/booking-paced.tsv"
+} >> "$work/results.jsonl"
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 stop_server
 cat "$work/results.jsonl" >&2

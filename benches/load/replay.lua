@@ -1,6 +1,6 @@
 -- wrk script: replays the requests of a file, each once, then stops; prints a JSON line.
 --
---   wrk -t1 -c16 -d600s -s benches/load/replay.lua URL -- FILE TOKEN 1 MARKER
+--   wrk -t1 -c16 -d600s -s benches/load/replay.lua URL -- FILE TOKEN 1 MARKER [RATE]
 --
 -- FILE holds one request per line, tab-separated: METHOD, PATH and an optional JSON body.
 -- Each of the threads (T, the third argument; run with 1) takes every T-th line, so no
@@ -10,6 +10,25 @@
 -- caller interrupts it (SIGINT) on the marker and the run is bounded by the file, not by
 -- the clock. The few requests still in flight then are not counted and the few /health
 -- answers are: a handful among thousands. Answers that are not 2xx count as errors.
+--
+-- With RATE (requests per second), requests leave on a fixed schedule, one every 1/RATE
+-- seconds whatever the answers, as an app's users send them: latency then is what a request
+-- meets at that load, not the queue that a saturating run builds by design. A connection
+-- waits for its slot before sending; when all are busy the schedule slips, and the caller
+-- compares the achieved rate with RATE to tell whether the server kept up.
+
+local ffi = require("ffi")
+ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } mosaic_timespec;
+    int clock_gettime(int clock, mosaic_timespec *ts);
+]]
+local CLOCK_MONOTONIC = 1
+local ts = ffi.new("mosaic_timespec")
+
+local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1e3 + tonumber(ts.tv_nsec) / 1e6
+end
 
 local threads = {}
 
@@ -48,10 +67,24 @@ function init(args)
         end
         line_no = line_no + 1
     end
+    local rate = tonumber(args[5] or "0")
+    interval_ms = rate > 0 and 1e3 / rate or nil
+    next_slot_ms = nil
     next_request = 1
     answered = 0
     errors = 0
     statuses = {}
+end
+
+function delay()
+    if not interval_ms then
+        return 0
+    end
+    -- Each call takes the next slot of the schedule; a late one leaves at once.
+    local now = now_ms()
+    local slot = next_slot_ms or now
+    next_slot_ms = slot + interval_ms
+    return math.max(0, math.floor(slot - now))
 end
 
 function request()
