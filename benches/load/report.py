@@ -45,6 +45,23 @@ def verdict(ok):
     return "met" if ok else "**not met**"
 
 
+def rate(run):
+    """Requests per second the run achieved."""
+    return run["requests"] / run["seconds"] if run["seconds"] else 0.0
+
+
+def errors(run):
+    """Answers that were not 2xx, and requests that got no answer."""
+    return run["errors"] + run["socket_errors"]
+
+
+def cells(run):
+    """The latency and error cells of a run's row, the statuses of its errors in brackets."""
+    detail = ", ".join(f"{k}: {v}" for k, v in run["statuses"].items())
+    return (f"{run['p50_ms']:.2f} | {run['p90_ms']:.2f} | {run['p99_ms']:.2f} | {run['max_ms']:.1f} | "
+            f"{errors(run)}" + (f" ({detail})" if detail else ""))
+
+
 def section(args, all_runs):
     # Runs at an offered rate ("offered" > 0) come after the saturating ones.
     runs = [r for r in all_runs if not r.get("offered")]
@@ -63,28 +80,17 @@ def section(args, all_runs):
     lines += ["", "| run | requests | seconds | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
-        rps = r["requests"] / r["seconds"] if r["seconds"] else 0.0
-        errors = r["errors"] + r["socket_errors"]
-        detail = ", ".join(f"{k}: {v}" for k, v in r["statuses"].items())
-        lines.append(
-            f"| {r['family']} | {r['requests']} | {r['seconds']:.1f} | {rps:.0f} | {r['p50_ms']:.2f} | "
-            f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {errors}"
-            + (f" ({detail})" if detail else "") + " |"
-        )
+        lines.append(f"| {r['family']} | {r['requests']} | {r['seconds']:.1f} | {rate(r):.0f} | {cells(r)} |")
     if paced:
         lines += ["", "The same families at a fixed offered rate, a quarter, a half and three quarters "
                   "of what their own run above reached: requests leave on a schedule whatever the "
                   "answers (benches/load/replay.lua), as users' requests do, so latency is what a "
-                  "request meets at that load rather than the queue of 16 connections that a "
-                  "saturating run keeps full. Achieved below offered means the server fell behind.",
+                  f"request meets at that load rather than the queue of {args.connections} connections "
+                  "that a saturating run keeps full. Achieved below offered means the server fell behind.",
                   "", "| run | offered /s | achieved /s | requests | p50 ms | p90 ms | p99 ms | max ms | errors |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in paced:
-            rps = r["requests"] / r["seconds"] if r["seconds"] else 0.0
-            errors = r["errors"] + r["socket_errors"]
-            lines.append(
-                f"| {r['family']} | {r['offered']:,} | {rps:,.0f} | {r['requests']} | {r['p50_ms']:.2f} | "
-                f"{r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.1f} | {errors} |")
+            lines.append(f"| {r['family']} | {r['offered']:,} | {rate(r):,.0f} | {r['requests']} | {cells(r)} |")
     by_family = {r["family"]: r for r in runs}
     rss_gib = args.rss_kib / 2**20
     lines += ["", "Targets (performance issue), on this machine:", ""]
@@ -92,7 +98,7 @@ def section(args, all_runs):
         r = by_family.get(family)
         if r is None:
             continue
-        got_rps = r["requests"] / r["seconds"] if r["seconds"] else 0.0
+        got_rps = rate(r)
         line = (f"- {family} p99 ≤ {p99:g} ms: {r['p99_ms']:.2f} ms at saturation, "
                 f"{verdict(r['p99_ms'] <= p99)}")
         if rps:
@@ -102,7 +108,7 @@ def section(args, all_runs):
             line += "; at an offered " + ", ".join(f"{q['offered']:,}/s" for q in at_rates)
             line += ": " + " / ".join(f"{q['p99_ms']:.1f}" for q in at_rates) + " ms"
         lines.append(line)
-    total_errors = sum(r["errors"] + r["socket_errors"] for r in all_runs)
+    total_errors = sum(errors(r) for r in all_runs)
     lines.append(f"- 0 errors: {total_errors}, {verdict(total_errors == 0)}")
     lines.append(f"- peak RSS ≤ 2 GiB: {rss_gib:.2f} GiB (VmHWM of `mosaic serve` over all runs), "
                  f"{verdict(rss_gib <= 2.0)}")

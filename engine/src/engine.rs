@@ -55,7 +55,7 @@ const SYNCED_FILE: &str = "mosaic-synced-at";
 const LOCK_FILE: &str = "mosaic.lock";
 
 /// What to do with an index found on disk.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum OnDisk {
     /// Reopen it if it is complete and readable, else rebuild it.
     Reuse,
