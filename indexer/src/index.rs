@@ -362,10 +362,10 @@ impl OfferIndex {
     /// The nearest offers of a large disk often lie in a small part of it (a 30 km feed
     /// in Paris finds its 2,000 candidates within a few km, among 150,000 offers): searches
     /// disks growing from a sixteenth of the radius (at least [`NEAREST_FIRST_START_M`]) by
-    /// [`NEAREST_FIRST_GROWTH`] and stops at the first that holds the whole page; with the
-    /// cells' counts, each disk is first shrunk to the cells that hold the page, or passed
-    /// over. Exact: every offer of that disk was seen, and each offer outside it is
-    /// farther than all of them.
+    /// [`NEAREST_FIRST_GROWTH`] up to the whole radius, and stops at the first that holds
+    /// the whole page; with the cells' counts, each disk is first shrunk to the cells that
+    /// hold the page, or passed over. Exact: every offer of that disk was seen, and each
+    /// offer outside it is farther than all of them.
     fn search_nearest(
         &self,
         plan: Plan,
@@ -375,7 +375,15 @@ impl OfferIndex {
         let wanted = plan.offset.saturating_add(plan.limit);
         let counted = plan.filters.countable();
         let mut r = (radius_m / 16.0).max(NEAREST_FIRST_START_M);
-        while r < radius_m {
+        // The whole radius is the last disk, shrunk by the counts like the others: around
+        // a city, the page can end just beyond the previous disk while the radius reaches
+        // the centre (a feed 35 km from Paris found its 2,000 offers within 15 km, and
+        // searching the whole 30 km disk tested 143,000 offers: 18 ms instead of 5).
+        let mut last = false;
+        while !last {
+            if r >= radius_m {
+                (r, last) = (radius_m, true);
+            }
             let Some(cover) = disk_cover(center, r) else {
                 break;
             };
@@ -397,8 +405,9 @@ impl OfferIndex {
                     cells: Some(cells),
                     ..plan.clone()
                 })?;
-                // Exact whatever the counts said: the disk holds the whole page.
-                if results.total >= wanted {
+                // Exact whatever the counts said: the disk holds the whole page, or it
+                // is the whole radius.
+                if results.total >= wanted || within >= radius_m {
                     return Ok(results);
                 }
             }
