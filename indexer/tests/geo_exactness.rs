@@ -372,6 +372,21 @@ fn invalid_geo_input_is_bad_input() {
     }
 }
 
+/// `query` as it is, and nearest-first (`exact_total: false`).
+fn exact_and_nearest_first(
+    index: &OfferIndex,
+    query: &Query,
+) -> (indexer::SearchResults, indexer::SearchResults) {
+    let exact = index.search(query).unwrap();
+    let nearest = index
+        .search(&Query {
+            exact_total: false,
+            ..query.clone()
+        })
+        .unwrap();
+    (exact, nearest)
+}
+
 /// Nearest-first searches (`exact_total: false`) may stop at a disk smaller than the
 /// one asked for: their pages must be exactly the full search's, under filters the cells'
 /// counts are split by (categories, sold-out) and under others (a price cap), after
@@ -427,13 +442,7 @@ fn nearest_first_pages_equal_full_searches() {
             filters,
             ..Query::default()
         };
-        let exact = index.search(&full).unwrap();
-        let nearest = index
-            .search(&Query {
-                exact_total: false,
-                ..full.clone()
-            })
-            .unwrap();
+        let (exact, nearest) = exact_and_nearest_first(&index, &full);
         let page = |r: &indexer::SearchResults| -> Vec<(u64, f64)> {
             r.hits
                 .iter()
@@ -497,13 +506,7 @@ fn nearest_first_does_not_search_a_dense_centre_beyond_the_page() {
         limit: 50,
         ..Query::default()
     };
-    let exact = index.search(&full).unwrap();
-    let nearest = index
-        .search(&Query {
-            exact_total: false,
-            ..full.clone()
-        })
-        .unwrap();
+    let (exact, nearest) = exact_and_nearest_first(&index, &full);
     let ids = |r: &indexer::SearchResults| r.hits.iter().map(|h| h.id).collect::<Vec<_>>();
     assert_eq!(ids(&nearest), ids(&exact));
     assert!(ids(&nearest).iter().all(|&id| id <= 150));
