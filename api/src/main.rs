@@ -15,9 +15,7 @@ use engine::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than glibc's allocator: see api/Cargo.toml.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 #[derive(Parser)]
 #[command(
@@ -284,6 +282,7 @@ enum LedgerCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    allocator::tune();
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tantivy=warn"));
