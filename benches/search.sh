@@ -47,4 +47,7 @@ log() { echo "[search.sh] $*" >&2; }
 log "building search-bench (release)"
 cargo build --release -p search-bench
 log "running the benchmark"
-DATABASE_URL="$url" BENCH_PROFILE="$profile" target/release/search-bench
+# mimalloc keeps freed memory as long as `mosaic serve` has it keep it (PURGE_DELAY_MS in
+# api/src/allocator.rs), so the index is measured under the service's allocator settings.
+DATABASE_URL="$url" BENCH_PROFILE="$profile" MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:-10000}" \
+    target/release/search-bench

@@ -17,6 +17,7 @@ const PURGE_DELAY: mi_option_t = 15;
 /// just freed often enough that the next feeds faulted it back in: 6 to 8 page faults per feed
 /// under load, 1 or 2 with 10 s, and about a tenth of a feed's CPU with the calls that gave the
 /// memory back. Ten seconds still returns what a burst took once the burst is over.
+/// benches/search.sh gives the search benchmark the same delay: change both together.
 pub const PURGE_DELAY_MS: i64 = 10_000;
 
 /// Applies [`PURGE_DELAY_MS`] unless `MIMALLOC_PURGE_DELAY` sets the delay already (an

@@ -17,7 +17,8 @@
 //! list the slowest searches and stop: for profiling, writes nothing), `BENCH_INDEX_REUSE=1`
 //! (with `BENCH_INDEX_DIR`: keep an index there that holds as many offers, for profiling).
 
-/// The service uses mimalloc; so does its benchmark, to measure the same thing.
+/// The service uses mimalloc; so does its benchmark, to measure the same thing (with the
+/// service's purge delay, which benches/search.sh sets).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
