@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use engine::booking::BookingRequest;
 use engine::domain::Coordinates;
-use engine::ids::{StockId, UserId};
+use engine::ids::{OfferId, StockId, UserId};
 use engine::money::Cents;
 use engine::seed::{Profile, SeedConfig};
 use engine::testing::{Fixture, OfferSpec, TestStore};
@@ -337,4 +337,83 @@ async fn changes_made_by_another_process_reach_the_index_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn segments_left_by_refreshes_are_merged_back_without_changing_answers() {
+    let t = TestStore::sqlite().await;
+    let mut f = Fixture::new(1);
+    let parts = std::thread::available_parallelism().map_or(1, usize::from);
+    let offers: Vec<(OfferId, StockId)> = (0..10 * parts)
+        .map(|_| {
+            f.offer(OfferSpec {
+                price: Cents(500),
+                quantity: Some(10),
+                ..OfferSpec::default()
+            })
+        })
+        .collect();
+    let user = f.user(Some(Cents(50_000)), None);
+    f.write(&t.store).await;
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    let places = |engine: &Engine| -> BTreeMap<u64, Option<u64>> {
+        let results = engine
+            .index()
+            .search(&Query {
+                geo: Some(GeoFilter::Radius {
+                    center: Coordinates::new(48.8566, 2.3522).unwrap(),
+                    radius_m: 5_000.0,
+                }),
+                digital: DigitalMode::Exclude,
+                limit: 100,
+                ..Query::default()
+            })
+            .unwrap();
+        results
+            .hits
+            .iter()
+            .map(|h| (h.id, h.remaining_places))
+            .collect()
+    };
+    assert!(
+        engine.index().segment_count() <= parts,
+        "a fresh build is compact"
+    );
+    let booked = &offers[..parts + 2];
+    for &(_, stock) in booked {
+        engine.book(user, stock, 1, None).await.unwrap();
+    }
+    engine.refresh_index().await.unwrap();
+    // Refreshes a second apart re-add each booked offer in a segment of its own (the
+    // refreshes of one second all re-add every offer changed in it, the earlier
+    // segments then hold only deleted documents and are dropped).
+    let index = engine.index();
+    for &(offer, _) in booked {
+        let doc = index.get(offer.0 as u64).unwrap().expect("indexed");
+        index.upsert([doc]).unwrap();
+        index.commit().unwrap();
+    }
+    let segments = index.segment_count();
+    assert!(segments > parts, "{segments} segments for {parts} cores");
+    let before = places(&engine);
+    assert_eq!(before.len(), offers.len());
+    let left_of = |offer: OfferId| before[&(offer.0 as u64)];
+    assert!(
+        booked.iter().all(|&(o, _)| left_of(o) == Some(9)),
+        "{before:?}"
+    );
+    assert!(offers[parts + 2..]
+        .iter()
+        .all(|&(o, _)| left_of(o) == Some(10)));
+
+    let left = engine.compact_index().await.unwrap();
+    assert!(left <= parts, "{left} segments left for {parts} cores");
+    assert_eq!(index.segment_count(), left, "searches see them");
+    assert_eq!(places(&engine), before, "the same offers, places and all");
+    assert_eq!(engine.indexed_offers(), offers.len() as u64);
+    assert_eq!(
+        engine.compact_index().await.unwrap(),
+        left,
+        "nothing more to merge"
+    );
 }

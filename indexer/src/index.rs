@@ -286,6 +286,13 @@ impl OfferIndex {
         }
     }
 
+    /// Number of segments searches visit now. Every commit adds one (a booking's offer
+    /// is re-added in a segment of its own) until merges bring them back together; see
+    /// [`OfferIndex::compact`].
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
+    }
+
     /// Which committed state searches see now: it changes with every [`OfferIndex::commit`]
     /// that changed something, so a result computed at one generation holds until it moves.
     pub fn generation(&self) -> u64 {

@@ -556,7 +556,9 @@ fn compacting_keeps_every_answer() {
             .collect()
     };
     let before = answers(&index);
+    assert!(index.segment_count() > 1, "one segment per commit");
     assert_eq!(index.compact(1).unwrap(), 1);
+    assert_eq!(index.segment_count(), 1, "searches see the merged segment");
     assert_eq!(index.compact(1).unwrap(), 1, "nothing more to merge");
     assert_eq!(index.doc_count(), 2_000);
     assert_eq!(answers(&index), before);
