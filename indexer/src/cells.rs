@@ -27,6 +27,10 @@ use crate::per_segment::PerSegment;
 /// instead: looking a cell up costs about as much as testing that many offers.
 pub(crate) const DOCS_PER_CELL: u64 = 20;
 
+/// The count key of the digital offers, which have no cell: counted as one more cell, they
+/// let a search that includes them count them too. No H3 index has every bit set.
+pub(crate) const DIGITAL: u64 = u64::MAX;
+
 /// How many cells' counts a segment keeps (a few hundred bytes each).
 const CELLS_KEPT: usize = 100_000;
 
@@ -67,6 +71,25 @@ impl Slots {
             (category < self.categories).then_some(category),
             slot % 2 == 1,
         )
+    }
+}
+
+/// The fields whose terms a count reads: a cell's in the H3 field, [`DIGITAL`]'s in the
+/// digital flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CountTerms {
+    pub h3: Field,
+    pub digital: Field,
+}
+
+impl CountTerms {
+    /// The term whose postings are the offers of `cell`.
+    pub(crate) fn term(self, cell: u64) -> Term {
+        if cell == DIGITAL {
+            Term::from_field_bool(self.digital, true)
+        } else {
+            Term::from_field_u64(self.h3, cell)
+        }
     }
 }
 
@@ -125,20 +148,19 @@ impl Deleted {
             if alive.is_alive(doc) || !self.docs.insert(doc) {
                 continue;
             }
-            let (Some(lat), Some(lon)) = (
+            let slot = cols.slot(slots, doc);
+            let by_cell = &mut self.by_cell;
+            let mut add = |cell| {
+                by_cell.entry(cell).or_insert_with(|| vec![0; slots.len()])[slot] += 1;
+            };
+            match (
                 cols.lat.and_then(|c| c.first(doc)),
                 cols.lon.and_then(|c| c.first(doc)),
-            ) else {
-                continue;
-            };
-            let slot = cols.slot(slots, doc);
-            // The cells the document was indexed with, from the same coordinates.
-            for cell in cells_of(GeoPoint::new_unchecked(lat, lon)) {
-                let counts = self
-                    .by_cell
-                    .entry(cell)
-                    .or_insert_with(|| vec![0; slots.len()]);
-                counts[slot] += 1;
+            ) {
+                // The cells the document was indexed with, from the same coordinates.
+                (Some(lat), Some(lon)) => cells_of(GeoPoint::new_unchecked(lat, lon)).for_each(add),
+                // Only digital offers have no location.
+                _ => add(DIGITAL),
             }
         }
     }
@@ -164,11 +186,12 @@ impl SegmentCounts {
         Arc::new(older)
     }
 
-    /// Calls `f(slot, n)` for each slot holding `n > 0` live offers of `cell` in `segment`.
+    /// Calls `f(slot, n)` for each slot holding `n > 0` live offers of `cell` (or of
+    /// [`DIGITAL`]) in `segment`.
     pub(crate) fn count(
         &self,
         segment: &SegmentReader,
-        h3: Field,
+        terms: CountTerms,
         cell: u64,
         cols: &CountColumns,
         deleted: &Deleted,
@@ -183,7 +206,7 @@ impl SegmentCounts {
         let base = match cached {
             Some(base) => base,
             None => {
-                let base = self.fill(segment, h3, cell, cols)?;
+                let base = self.fill(segment, terms, cell, cols)?;
                 let mut cached = self.base.write().unwrap_or_else(|e| e.into_inner());
                 // Beyond the bound, start again rather than track which cells are used:
                 // a load test over the whole country grew them by a gigabyte.
@@ -208,14 +231,15 @@ impl SegmentCounts {
     fn fill(
         &self,
         segment: &SegmentReader,
-        h3: Field,
+        terms: CountTerms,
         cell: u64,
         cols: &CountColumns,
     ) -> tantivy::Result<Counts> {
         let mut counts = vec![0u32; self.slots.len()];
+        let term = terms.term(cell);
         let postings = segment
-            .inverted_index(h3)?
-            .read_postings(&Term::from_field_u64(h3, cell), IndexRecordOption::Basic)?;
+            .inverted_index(term.field())?
+            .read_postings(&term, IndexRecordOption::Basic)?;
         if let Some(mut postings) = postings {
             let mut doc = postings.doc();
             while doc != TERMINATED {

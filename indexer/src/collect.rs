@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, Term, TERMINATED};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
-use crate::cells::{CellCountCache, CountColumns, Deleted, SegmentCounts, Slots};
+use crate::cells::{CellCountCache, CountColumns, CountTerms, Deleted, SegmentCounts, Slots};
 use crate::codes::intern;
 use crate::cover::CoverCell;
 use crate::geo::{haversine_m, GeoPoint};
@@ -64,10 +64,10 @@ impl OfferCollector {
         segment: &SegmentReader,
         cover: &[CoverCell],
         counts: &CellCountCache,
-        h3: Field,
+        terms: CountTerms,
     ) -> tantivy::Result<Harvest> {
         let mut collector = self.for_segment(ord, segment)?;
-        collector.collect_cells(segment, cover, counts, h3)?;
+        collector.collect_cells(segment, cover, counts, terms)?;
         Ok(collector.harvest())
     }
 
@@ -79,7 +79,7 @@ impl OfferCollector {
         segment: &SegmentReader,
         cells: &[&CoverCell],
         cache: &CellCountCache,
-        h3: Field,
+        terms: CountTerms,
     ) -> tantivy::Result<Vec<u64>> {
         let cols = self
             .columns
@@ -90,7 +90,7 @@ impl OfferCollector {
             .iter()
             .map(|cell| {
                 let mut total = 0;
-                counts.count(segment, h3, cell.id, &count_cols, &deleted, |slot, n| {
+                counts.count(segment, terms, cell.id, &count_cols, &deleted, |slot, n| {
                     if wanted[slot] {
                         total += u64::from(n);
                     }
@@ -493,7 +493,9 @@ impl OfferSegmentCollector {
         let location = self.cols.location(doc);
         let distance_m = match (&self.criteria.geo, location) {
             (GeoPlan::Radius { center, .. }, Some(p)) => Some(haversine_m(*center, p)),
-            // A cell term on an offer without location cannot happen; be exact anyway.
+            // Digital offers, counted as one more cell: no distance, so after every
+            // physical offer.
+            (_, None) if self.criteria.digital == DigitalMode::Include => None,
             _ => return,
         };
         self.offer(doc, 0.0, distance_m, location);
@@ -505,18 +507,17 @@ impl OfferSegmentCollector {
         segment: &SegmentReader,
         cover: &[CoverCell],
         cache: &CellCountCache,
-        h3: Field,
+        terms: CountTerms,
     ) -> tantivy::Result<()> {
         let cols = self.cols.clone();
         let count_cols = cols.counting();
         let slots = cols.slots();
         let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
-        let inverted = segment.inverted_index(h3)?;
         let alive = segment.alive_bitset();
         for cell in cover {
             if let Some(bound) = cell.inside_from_m {
                 let (total, facets) = (&mut self.total, &mut self.facet_counts);
-                counts.count(segment, h3, cell.id, &count_cols, &deleted, |slot, n| {
+                counts.count(segment, terms, cell.id, &count_cols, &deleted, |slot, n| {
                     if !wanted[slot] {
                         return;
                     }
@@ -529,8 +530,10 @@ impl OfferSegmentCollector {
                     continue;
                 }
             }
-            let term = Term::from_field_u64(h3, cell.id);
-            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+            let term = terms.term(cell.id);
+            let Some(mut postings) = segment
+                .inverted_index(term.field())?
+                .read_postings(&term, IndexRecordOption::Basic)?
             else {
                 continue;
             };

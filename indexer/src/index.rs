@@ -18,7 +18,7 @@ use tantivy::{
 };
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
-use crate::cells::{CellCountCache, DOCS_PER_CELL};
+use crate::cells::{CellCountCache, CountTerms, DOCS_PER_CELL};
 use crate::collect::{ColumnCache, Harvest, OfferCollector};
 use crate::cover::{disk_cover, CoverCell};
 use crate::query::{DigitalMode, GeoPlan, Plan, Query};
@@ -470,7 +470,7 @@ impl OfferIndex {
                 continue;
             }
             let counts =
-                collector.cell_totals(segment, &inside, &self.cell_counts, self.fields.h3)?;
+                collector.cell_totals(segment, &inside, &self.cell_counts, self.count_terms())?;
             for (total, n) in totals.iter_mut().zip(counts) {
                 *total += n;
             }
@@ -487,6 +487,14 @@ impl OfferIndex {
             }
         }
         Ok(None)
+    }
+
+    /// The fields the cells' counts read postings of.
+    fn count_terms(&self) -> CountTerms {
+        CountTerms {
+            h3: self.fields.h3,
+            digital: self.fields.digital,
+        }
     }
 
     fn run(&self, plan: Plan) -> Result<SearchResults, IndexError> {
@@ -577,7 +585,13 @@ impl OfferIndex {
             |(ord, segment)| {
                 let ord = ord as u32;
                 if u64::from(segment.num_docs()) >= min_docs {
-                    collector.collect_cells(ord, segment, cover, &self.cell_counts, self.fields.h3)
+                    collector.collect_cells(
+                        ord,
+                        segment,
+                        cover,
+                        &self.cell_counts,
+                        self.count_terms(),
+                    )
                 } else {
                     collector.collect_segment(weight.as_ref(), ord, segment)
                 }

@@ -1,5 +1,5 @@
-//! Searches that count whole cells (nearest physical offers, no filter but categories and
-//! sold-out ones) against brute force, on a segment large enough to go cell by cell,
+//! Searches that count whole cells (nearest offers, digital ones included or not, no
+//! filter but categories and sold-out ones) against brute force, on a segment large enough to go cell by cell,
 //! beside small ones scanned whole, before and after deletes and updates.
 
 mod common;
@@ -44,13 +44,18 @@ fn brute_force(live: &BTreeMap<u64, OfferDoc>, q: &Query) -> Expected {
         unreachable!("radius queries only")
     };
     let f = &q.filters;
+    let with_digital = q.digital == DigitalMode::Include;
+    // Digital offers have no distance: after every physical one, by id.
     let mut hits: Vec<(f64, u64, &str)> = live
         .values()
         .filter(|o| f.include_sold_out || !o.sold_out)
         .filter(|o| f.categories.is_empty() || f.categories.contains(&o.category))
-        .filter_map(|o| {
-            let d = haversine_m(center, o.location?);
-            (d <= radius_m).then_some((d, o.id, o.category.as_str()))
+        .filter_map(|o| match o.location {
+            Some(at) => {
+                let d = haversine_m(center, at);
+                (d <= radius_m).then_some((d, o.id, o.category.as_str()))
+            }
+            None => with_digital.then_some((f64::INFINITY, o.id, o.category.as_str())),
         })
         .collect();
     hits.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -86,9 +91,13 @@ fn query(rng: &mut TestRng) -> Query {
             center,
             radius_m: log_uniform(rng, 300.0, 50_000.0),
         }),
-        digital: DigitalMode::Exclude,
+        digital: if rng.gen_bool(0.5) {
+            DigitalMode::Include
+        } else {
+            DigitalMode::Exclude
+        },
         sort: Some(SortBy::Distance),
-        offset: if rng.gen_bool(0.2) { 15 } else { 0 },
+        offset: [0, 0, 0, 15, 5_000][rng.gen_range(0..5)],
         limit: [0, 1, 20, 200][rng.gen_range(0..4)],
         facets: true,
         filters: Filters {
@@ -115,7 +124,10 @@ fn check(index: &OfferIndex, live: &BTreeMap<u64, OfferDoc>, queries: &[Query], 
         let want_page: Vec<u64> = want.page.iter().map(|h| h.0).collect();
         assert_eq!(page, want_page, "{when}, query {i}: page of {q:?}");
         for (hit, (_, d)) in got.hits.iter().zip(&want.page) {
-            assert!((hit.distance_m.unwrap() - d).abs() < 1e-6);
+            match hit.distance_m {
+                Some(got) => assert!((got - d).abs() < 1e-6),
+                None => assert!(d.is_infinite(), "{when}, query {i}: digital hit {}", hit.id),
+            }
         }
     }
 }
