@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::postings::SegmentPostings;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, SegmentReader, Term, TERMINATED};
 
@@ -83,13 +84,20 @@ pub(crate) struct CountTerms {
 }
 
 impl CountTerms {
-    /// The term whose postings are the offers of `cell`.
-    pub(crate) fn term(self, cell: u64) -> Term {
-        if cell == DIGITAL {
+    /// The offers of `cell` in `segment`, deleted ones included; `None` if it has none.
+    pub(crate) fn postings(
+        self,
+        segment: &SegmentReader,
+        cell: u64,
+    ) -> tantivy::Result<Option<SegmentPostings>> {
+        let term = if cell == DIGITAL {
             Term::from_field_bool(self.digital, true)
         } else {
             Term::from_field_u64(self.h3, cell)
-        }
+        };
+        Ok(segment
+            .inverted_index(term.field())?
+            .read_postings(&term, IndexRecordOption::Basic)?)
     }
 }
 
@@ -236,11 +244,7 @@ impl SegmentCounts {
         cols: &CountColumns,
     ) -> tantivy::Result<Counts> {
         let mut counts = vec![0u32; self.slots.len()];
-        let term = terms.term(cell);
-        let postings = segment
-            .inverted_index(term.field())?
-            .read_postings(&term, IndexRecordOption::Basic)?;
-        if let Some(mut postings) = postings {
+        if let Some(mut postings) = terms.postings(segment, cell)? {
             let mut doc = postings.doc();
             while doc != TERMINATED {
                 counts[cols.slot(self.slots, doc)] += 1;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use crate::cells::{CellCountCache, CountColumns, CountTerms, Deleted, SegmentCounts, Slots};
@@ -530,11 +529,7 @@ impl OfferSegmentCollector {
                     continue;
                 }
             }
-            let term = terms.term(cell.id);
-            let Some(mut postings) = segment
-                .inverted_index(term.field())?
-                .read_postings(&term, IndexRecordOption::Basic)?
-            else {
+            let Some(mut postings) = terms.postings(segment, cell.id)? else {
                 continue;
             };
             let mut doc = postings.doc();

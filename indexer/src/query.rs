@@ -200,8 +200,8 @@ impl Query {
             SortBy::Relevance
         });
         let mut counting = false;
-        // The nearest physical offers, by distance alone: what both the counted cells and
-        // the nearest-first disks can answer.
+        // The nearest offers, by distance alone: what the counted cells can answer
+        // (digital offers included or not); the nearest-first disks, physical ones only.
         let nearest = terms.is_empty() && sort == SortBy::Distance;
         let nearest_physical = nearest && self.digital == DigitalMode::Exclude;
         let nearest_first = nearest_physical

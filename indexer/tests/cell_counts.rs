@@ -1,6 +1,7 @@
 //! Searches that count whole cells (nearest offers, digital ones included or not, no
-//! filter but categories and sold-out ones) against brute force, on a segment large enough to go cell by cell,
-//! beside small ones scanned whole, before and after deletes and updates.
+//! filter but categories and sold-out ones) against brute force, on a segment large
+//! enough to go cell by cell, beside small ones scanned whole, before and after deletes
+//! and updates.
 
 mod common;
 
