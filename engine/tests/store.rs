@@ -97,6 +97,28 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
             "a generated history reconciles"
         );
 
+        // The lifecycle finds the goods to collect by the booking's own `collect`: every
+        // booking of a good carries the right delay, and no other booking any.
+        let goods: Vec<String> = engine::taxonomy::Taxonomy::shipped()
+            .subcategories()
+            .iter()
+            .filter(|s| s.physical_good)
+            .map(|s| format!("'{}'", s.id))
+            .collect();
+        let wrong = format!(
+            "SELECT COUNT(*) FROM bookings b JOIN stocks s ON s.id = b.stock_id \
+             JOIN offers o ON o.id = b.offer_id \
+             WHERE COALESCE(b.collect, '-') <> CASE WHEN s.beginning_at IS NOT NULL THEN '-' \
+             WHEN o.subcategory = 'LIVRE_PAPIER' THEN 'paper_book' \
+             WHEN o.subcategory IN ({}) THEN 'good' ELSE '-' END",
+            goods.join(", ")
+        );
+        assert_eq!(scalar(store, &wrong).await, 0);
+        for kind in ["paper_book", "good"] {
+            let n = format!("SELECT COUNT(*) FROM bookings WHERE collect = '{kind}'");
+            assert!(scalar(store, &n).await > 0, "no {kind} to collect");
+        }
+
         // Seeding twice into the same store is refused, not duplicated.
         let again = seed_store(store, config, &ProgressBar::hidden()).await;
         assert!(matches!(again, Err(EngineError::BadInput(_))), "{again:?}");

@@ -144,6 +144,43 @@ pub(crate) fn cap_shares(
     (digital, physical)
 }
 
+/// A good collected in person, which the booking lifecycle cancels and refunds when
+/// nobody comes for it in time. Stored with the booking (its `collect` column) so that
+/// the lifecycle reads, through a partial index, only the confirmed bookings of goods,
+/// never the whole history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collect {
+    /// A paper book: the shorter delay.
+    PaperBook,
+    /// Any other good (records, instruments, art supplies…).
+    Good,
+}
+
+impl Collect {
+    /// What a booking of a stock of this subcategory, starting at `beginning_at` for an
+    /// event, must be collected as: `None` for events, digital offers and passes.
+    pub fn of(subcategory: &str, beginning_at: Option<Timestamp>) -> Option<Collect> {
+        if beginning_at.is_some() {
+            None
+        } else if subcategory == "LIVRE_PAPIER" {
+            Some(Collect::PaperBook)
+        } else {
+            crate::taxonomy::Taxonomy::shipped()
+                .subcategory(subcategory)
+                .is_some_and(|s| s.physical_good)
+                .then_some(Collect::Good)
+        }
+    }
+
+    /// The `collect` column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collect::PaperBook => "paper_book",
+            Collect::Good => "good",
+        }
+    }
+}
+
 /// Checks what can be decided from the stock and offer alone, before touching credit.
 pub(crate) fn check_stock(
     req: &BookingRequest,

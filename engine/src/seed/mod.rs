@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
+use crate::booking::Collect;
 use crate::domain::{Booking, Deposit, Interaction, Offer, Offerer, Stock, User, Venue};
 use crate::ids::StockId;
 
@@ -109,7 +110,8 @@ pub enum Batch {
     Users(Vec<User>),
     /// Deposits as they stand at the end of the history (spending and carry-over included).
     Deposits(Vec<Deposit>),
-    Bookings(Vec<Booking>),
+    /// Bookings, with the good each must be collected as.
+    Bookings(Vec<(Booking, Option<Collect>)>),
     Interactions(Vec<Interaction>),
     /// Places taken per stock by bookings that are not cancelled.
     StockBooked(Vec<(StockId, i64)>),

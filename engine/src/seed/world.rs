@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::geography::{cell, jitter, Places, FAR_DEPARTMENTS};
 use super::lexicon::{Context, Lexicon};
 use super::{Batch, SeedConfig, SeedSummary};
-use crate::booking::{cap_shares, token_for};
+use crate::booking::{cap_shares, token_for, Collect};
 use crate::credit::grants;
 use crate::domain::{
     Booking, BookingStatus, Coordinates, Deposit, Interaction, InteractionKind, Offer, Offerer,
@@ -397,7 +397,7 @@ pub fn generate(
 struct UserChunk {
     users: Vec<User>,
     deposits: Vec<Deposit>,
-    bookings: Vec<Booking>,
+    bookings: Vec<(Booking, Option<Collect>)>,
     interactions: Vec<Interaction>,
     /// Places taken in this user's replay: (stock index, quantity).
     taken: Vec<(usize, i64)>,
@@ -577,20 +577,23 @@ fn simulate_user<R: Rng>(
                 d.physical_spent = d.physical_spent + physical;
             }
         }
-        out.bookings.push(Booking {
-            id: booking_id,
-            user_id: id,
-            stock_id: StockId(s as i64 + 1),
-            offer_id: OfferId(offer_idx as i64 + 1),
-            deposit_id: deposit.map(|a| deposits[a].id),
-            quantity,
-            amount,
-            status,
-            token: token_for(booking_id),
-            created_at: t,
-            cancelled_at,
-            used_at,
-        });
+        out.bookings.push((
+            Booking {
+                id: booking_id,
+                user_id: id,
+                stock_id: StockId(s as i64 + 1),
+                offer_id: OfferId(offer_idx as i64 + 1),
+                deposit_id: deposit.map(|a| deposits[a].id),
+                quantity,
+                amount,
+                status,
+                token: token_for(booking_id),
+                created_at: t,
+                cancelled_at,
+                used_at,
+            },
+            Collect::of(&o.subcategory.id, stock.beginning_at),
+        ));
         let looks = (interactions_per_booking * rng.gen::<f64>() * 2.0).round() as usize;
         for _ in 0..looks {
             let seen = catalogue

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use super::accounts::{DepositRow, DEPOSIT_SELECT};
 use super::idempotency::{encoded, IdempotencyKey, Outcome, Replay, INSERT_KEY, SELECT_KEY};
 use super::{in_tx, on_pool, Pool, Store};
-use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Refusal};
+use crate::booking::{cap_shares, check_stock, token_for, BookingRequest, Collect, Refusal};
 use crate::domain::{Booking, BookingStatus, Deposit, Stock};
 use crate::error::EngineError;
 use crate::ids::{BookingId, DepositId, OfferId};
@@ -76,8 +76,8 @@ const DEBIT_DEPOSIT: &str = "UPDATE deposits SET spent_cents = spent_cents + $1,
      AND (physical_cap_cents IS NULL OR physical_spent_cents + $3 <= physical_cap_cents)";
 
 const INSERT_BOOKING: &str = "INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, \
-     quantity, amount_cents, status, token, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9)";
+     quantity, amount_cents, status, token, created_at, collect) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'confirmed', $8, $9, $10)";
 
 const INSERT_DEBIT: &str =
     "INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
@@ -92,7 +92,8 @@ const INSERT_DEBIT: &str =
 /// Answers whether it booked and whether the stock had the places.
 /// `$1` quantity, `$2` stock, `$3` amount, `$4` digital share, `$5` physical share,
 /// `$6` deposit, `$7` booking id, `$8` user, `$9` offer, `$10` token, `$11` now,
-/// `$12` key scope, `$13` key, `$14` request hash, `$15` status, `$16` body.
+/// `$12` key scope, `$13` key, `$14` request hash, `$15` status, `$16` body, `$17` the good
+/// to collect.
 const BOOK_POSTGRES: &str = "WITH s0 AS (\
        SELECT id FROM stocks WHERE id = $2 AND (quantity IS NULL OR booked + $1 <= quantity) FOR UPDATE), \
      d0 AS (\
@@ -107,8 +108,9 @@ const BOOK_POSTGRES: &str = "WITH s0 AS (\
        digital_spent_cents = digital_spent_cents + $4, physical_spent_cents = physical_spent_cents + $5 \
        WHERE id = $6 AND EXISTS (SELECT 1 FROM ok)), \
      b AS (\
-       INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, token, created_at) \
-       SELECT $7, $8, $2, $9, $6, $1, $3, 'confirmed', $10, $11 WHERE EXISTS (SELECT 1 FROM ok)), \
+       INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, token, \
+       created_at, collect) \
+       SELECT $7, $8, $2, $9, $6, $1, $3, 'confirmed', $10, $11, $17 WHERE EXISTS (SELECT 1 FROM ok)), \
      l AS (\
        INSERT INTO credit_ledger (deposit_id, booking_id, kind, amount_cents, at) \
        SELECT $6, $7, 'debit', -$3, $11 WHERE $6::BIGINT IS NOT NULL AND EXISTS (SELECT 1 FROM ok)), \
@@ -198,6 +200,7 @@ struct Planned {
     booking: Booking,
     digital: Cents,
     physical: Cents,
+    collect: Option<Collect>,
 }
 
 /// Applies the booking rules to what the context statement read.
@@ -253,6 +256,7 @@ fn plan(req: &BookingRequest, ctx: Option<BookingContext>) -> Result<Planned, En
         },
         digital,
         physical,
+        collect: Collect::of(&ctx.subcategory, ctx.beginning_at),
     })
 }
 
@@ -321,6 +325,7 @@ async fn book_postgres(
         .bind(recorded.as_ref().map(|(k, _)| &k.request_hash))
         .bind(recorded.as_ref().map(|(_, (status, _))| *status))
         .bind(recorded.as_ref().map(|(_, (_, body))| body))
+        .bind(planned.collect.map(Collect::as_str))
         .fetch_one(&mut *c)
         .await;
     let (booked, placed) = match written {
@@ -398,6 +403,7 @@ async fn book_sqlite(
                 .bind(b.amount.0)
                 .bind(&b.token)
                 .bind(b.created_at)
+                .bind(planned.collect.map(Collect::as_str))
                 .execute(&mut *tx)
                 .await?;
             if let Some(deposit) = b.deposit_id {

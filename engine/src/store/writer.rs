@@ -3,6 +3,7 @@
 use sqlx::QueryBuilder;
 
 use super::{in_tx, on_pool, Dialect, Store, Table};
+use crate::booking::Collect;
 use crate::error::EngineError;
 use crate::seed::Batch;
 
@@ -93,12 +94,14 @@ impl Store {
             Batch::Bookings(rows) => insert_rows!(
                 self, rows,
                 "INSERT INTO bookings (id, user_id, stock_id, offer_id, deposit_id, quantity, amount_cents, status, \
-                 token, created_at, cancelled_at, used_at) ", 12,
-                |b, r| {
+                 token, created_at, cancelled_at, used_at, collect) ", 13,
+                |b, row| {
+                    let (r, collect) = row;
                     b.push_bind(r.id.0).push_bind(r.user_id.0).push_bind(r.stock_id.0).push_bind(r.offer_id.0)
                         .push_bind(r.deposit_id.map(|d| d.0)).push_bind(r.quantity).push_bind(r.amount.0)
                         .push_bind(r.status.as_str()).push_bind(&r.token).push_bind(r.created_at)
-                        .push_bind(r.cancelled_at).push_bind(r.used_at);
+                        .push_bind(r.cancelled_at).push_bind(r.used_at)
+                        .push_bind(collect.map(Collect::as_str));
                 }
             ),
             Batch::Interactions(rows) => insert_rows!(
