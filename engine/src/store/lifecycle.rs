@@ -249,10 +249,11 @@ impl Store {
                 let mut settle = QueryBuilder::<Db>::new("UPDATE stocks SET settled_at = ");
                 settle.push_bind(now);
                 settle.push(" WHERE id IN (");
-                let (mut a, mut b) = (used.separated(", "), settle.separated(", "));
+                let mut used_ids = used.separated(", ");
+                let mut settled_ids = settle.separated(", ");
                 for (id,) in chunk {
-                    a.push_bind(*id);
-                    b.push_bind(*id);
+                    used_ids.push_bind(*id);
+                    settled_ids.push_bind(*id);
                 }
                 used.push(")");
                 settle.push(")");
