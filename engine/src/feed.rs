@@ -13,6 +13,7 @@ use crate::error::EngineError;
 use crate::ids::{OfferId, UserId};
 use crate::profile::{taste, UserTaste};
 use crate::search::format_distance;
+use crate::store::UserContext;
 use crate::taste::embed;
 use crate::views::{OfferCard, Page, ReasonView};
 
@@ -123,16 +124,20 @@ impl Engine {
         }
         let cursor = FeedCursor::parse(req.cursor.as_deref())?;
         let mut lap = Lap::start();
-        let user = self
+        let now = now();
+        let UserContext {
+            user,
+            history,
+            deposit,
+        } = self
             .store
-            .user(req.user_id)
+            .user_context(req.user_id, 200, now)
             .await?
             .ok_or(EngineError::NotFound {
                 what: "user",
                 id: req.user_id.0,
             })?;
         let center = req.at.unwrap_or(user.home);
-        let now = now();
         // The day is fixed by the first page, so paging past midnight keeps its order.
         let day = cursor.day.unwrap_or(now.div_euclid(86_400));
         let ctx = RankContext {
@@ -145,12 +150,7 @@ impl Engine {
                 radius_km.to_bits(),
             ]),
         };
-        let history = self.store.history(user.id, 200).await?;
-        let credit = self
-            .store
-            .active_deposit(user.id, now)
-            .await?
-            .map(|d| d.remaining().0);
+        let credit = deposit.map(|d| d.remaining().0);
         let mut taste = taste(&history, self.taxonomy, now, credit);
         timings.profile = lap.lap();
 

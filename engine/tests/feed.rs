@@ -7,7 +7,7 @@ use engine::ids::UserId;
 use engine::seed::{Profile, SeedConfig};
 use engine::taxonomy::Taxonomy;
 use engine::testing::TestStore;
-use engine::{seed_store, DigitalMode, Engine, FeedRequest, SearchRequest};
+use engine::{now, seed_store, DigitalMode, Engine, FeedRequest, SearchRequest};
 use indicatif::ProgressBar;
 
 async fn world() -> (TestStore, std::sync::Arc<Engine>) {
@@ -89,8 +89,14 @@ async fn a_user_is_shown_categories_they_never_booked() {
     let taxonomy = Taxonomy::shipped();
     let mut checked = 0;
     for user in 1..=200 {
-        let history = t.store.history(UserId(user), 200).await.unwrap();
-        let booked: HashSet<&str> = history
+        let context = t
+            .store
+            .user_context(UserId(user), 200, now())
+            .await
+            .unwrap()
+            .expect("a seeded user");
+        let booked: HashSet<&str> = context
+            .history
             .iter()
             .filter(|h| h.kind == "booking")
             .filter_map(|h| taxonomy.subcategory(&h.subcategory))

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use engine::booking::{BookingRequest, Refusal};
+use engine::ids::UserId;
 use engine::money::Cents;
 use engine::seed::{Profile, SeedConfig};
 use engine::store::{Store, Table};
@@ -96,6 +97,50 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
             vec![],
             "a generated history reconciles"
         );
+
+        // A feed's read of its user: the newest bookings (not cancelled) and interactions,
+        // each up to the limit, and the deposit in force.
+        let busy = scalar(
+            store,
+            "SELECT user_id FROM bookings WHERE status <> 'cancelled' GROUP BY user_id \
+             HAVING COUNT(*) > 3 AND user_id IN (SELECT user_id FROM interactions) \
+             ORDER BY user_id LIMIT 1",
+        )
+        .await;
+        let now = now();
+        let context = store
+            .user_context(UserId(busy), 3, now)
+            .await
+            .unwrap()
+            .expect("a seeded user");
+        assert_eq!(
+            context.user,
+            store.user(UserId(busy)).await.unwrap().unwrap()
+        );
+        assert_eq!(
+            context.deposit,
+            store.active_deposit(UserId(busy), now).await.unwrap()
+        );
+        let (bookings, interactions): (Vec<_>, Vec<_>) =
+            context.history.iter().partition(|h| h.kind == "booking");
+        assert_eq!(bookings.len(), 3, "{:?}", context.history);
+        let latest = format!(
+            "SELECT MAX(created_at) FROM bookings WHERE user_id = {busy} AND status <> 'cancelled'"
+        );
+        assert_eq!(bookings[0].at, scalar(store, &latest).await);
+        assert!(bookings.windows(2).all(|w| w[0].at >= w[1].at));
+        let seen = format!("SELECT COUNT(*) FROM interactions WHERE user_id = {busy}");
+        assert_eq!(
+            interactions.len() as i64,
+            scalar(store, &seen).await.min(3),
+            "{:?}",
+            context.history
+        );
+        assert!(store
+            .user_context(UserId(i64::MAX), 3, now)
+            .await
+            .unwrap()
+            .is_none());
 
         // The lifecycle finds the goods to collect by the booking's own `collect`: every
         // booking of a good carries the right delay, and no other booking any.

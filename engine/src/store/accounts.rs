@@ -1,5 +1,7 @@
 //! Users, their deposits, and what they booked or looked at.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDate;
 
 use super::{on_pool, Store};
@@ -78,31 +80,44 @@ pub(super) const DEPOSIT_SELECT: &str = "SELECT id, user_id, policy, age, amount
 const ACTIVE_DEPOSIT_WHERE: &str =
     "WHERE user_id = $1 AND granted_at <= $2 AND expires_at > $2 ORDER BY granted_at DESC, id DESC LIMIT 1";
 
+/// Every column of a user, for [`UserRow`].
+const USER_SELECT: &str =
+    "SELECT id, birth_date, department, lat, lon, notifications_opt_in, created_at FROM users WHERE id = $1";
+
+/// The deposit in force at `$2` for user `$1`.
+static ACTIVE_DEPOSIT: LazyLock<String> =
+    LazyLock::new(|| format!("{DEPOSIT_SELECT} {ACTIVE_DEPOSIT_WHERE}"));
+
+/// A user's latest bookings (not cancelled), `$2` at most, newest first.
+const HISTORY_BOOKINGS: &str =
+    "SELECT o.id, o.title, o.subcategory, 'booking', b.created_at FROM bookings b \
+     JOIN offers o ON o.id = b.offer_id WHERE b.user_id = $1 AND b.status <> 'cancelled' \
+     ORDER BY b.created_at DESC, b.id DESC LIMIT $2";
+
+/// A user's latest interactions, `$2` at most, newest first.
+const HISTORY_INTERACTIONS: &str = "SELECT o.id, o.title, o.subcategory, i.kind, i.at FROM interactions i \
+     JOIN offers o ON o.id = i.offer_id WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2";
+
+type HistoryRow = (i64, String, String, String, i64);
+
+/// What a feed reads of its user: who they are, what they did, what they can spend.
+#[derive(Debug, Clone)]
+pub struct UserContext {
+    pub user: User,
+    /// The latest bookings (not cancelled), then the latest interactions, each newest
+    /// first and at most the limit asked.
+    pub history: Vec<HistoryEntry>,
+    /// The deposit in force, if any.
+    pub deposit: Option<Deposit>,
+}
+
 impl Store {
     /// The user with this id.
     pub async fn user(&self, id: UserId) -> Result<Option<User>, EngineError> {
         let row = on_pool!(self, p => {
-            sqlx::query_as::<_, UserRow>(
-                "SELECT id, birth_date, department, lat, lon, notifications_opt_in, created_at FROM users WHERE id = $1",
-            )
-            .bind(id.0)
-            .fetch_optional(p)
-            .await
+            sqlx::query_as::<_, UserRow>(USER_SELECT).bind(id.0).fetch_optional(p).await
         })?;
-        row.map(|r| {
-            Ok(User {
-                id: UserId(r.id),
-                birth_date: r
-                    .birth_date
-                    .parse::<NaiveDate>()
-                    .map_err(|e| EngineError::Data(format!("user {}: birth date: {e}", r.id)))?,
-                department: r.department,
-                home: Coordinates::new(r.lat, r.lon)?,
-                notifications_opt_in: r.notifications_opt_in,
-                created_at: r.created_at,
-            })
-        })
-        .transpose()
+        row.map(user_from_row).transpose()
     }
 
     /// The deposit a user can spend at `now`, if any.
@@ -112,50 +127,77 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Deposit>, EngineError> {
         let row = on_pool!(self, p => {
-            sqlx::query_as::<_, DepositRow>(&format!("{DEPOSIT_SELECT} {ACTIVE_DEPOSIT_WHERE}")).bind(user.0).bind(now).fetch_optional(p).await
+            sqlx::query_as::<_, DepositRow>(&ACTIVE_DEPOSIT).bind(user.0).bind(now).fetch_optional(p).await
         })?;
         Ok(row.map(Deposit::from))
     }
 
-    /// A user's most recent bookings (not cancelled) and interactions, newest first, at most `limit` of each.
-    pub async fn history(
+    /// The user with this id, their history (at most `history_limit` bookings and as many
+    /// interactions) and the deposit they can spend at `now`, read on one connection:
+    /// each return of a connection to the pool costs a round trip (sqlx pings it), which
+    /// three reads on three connections would pay three times per feed.
+    pub async fn user_context(
         &self,
-        user: UserId,
-        limit: i64,
-    ) -> Result<Vec<HistoryEntry>, EngineError> {
-        let rows: Vec<(i64, String, String, String, i64)> = on_pool!(self, p => {
-            // One connection for both reads: each return to the pool costs a ping.
+        id: UserId,
+        history_limit: i64,
+        now: Timestamp,
+    ) -> Result<Option<UserContext>, EngineError> {
+        let read = on_pool!(self, p => {
             let mut c = p.acquire().await?;
-            let mut rows = sqlx::query_as(
-                "SELECT o.id, o.title, o.subcategory, 'booking', b.created_at FROM bookings b \
-                 JOIN offers o ON o.id = b.offer_id WHERE b.user_id = $1 AND b.status <> 'cancelled' \
-                 ORDER BY b.created_at DESC, b.id DESC LIMIT $2",
-            )
-            .bind(user.0)
-            .bind(limit)
-            .fetch_all(&mut *c)
-            .await?;
-            rows.extend(
-                sqlx::query_as::<_, (i64, String, String, String, i64)>(
-                    "SELECT o.id, o.title, o.subcategory, i.kind, i.at FROM interactions i \
-                     JOIN offers o ON o.id = i.offer_id WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2",
-                )
-                .bind(user.0)
-                .bind(limit)
-                .fetch_all(&mut *c)
-                .await?,
-            );
-            rows
+            match sqlx::query_as::<_, UserRow>(USER_SELECT).bind(id.0).fetch_optional(&mut *c).await? {
+                None => None,
+                Some(user) => {
+                    let mut history: Vec<HistoryRow> = sqlx::query_as(HISTORY_BOOKINGS)
+                        .bind(id.0)
+                        .bind(history_limit)
+                        .fetch_all(&mut *c)
+                        .await?;
+                    history.extend(
+                        sqlx::query_as::<_, HistoryRow>(HISTORY_INTERACTIONS)
+                            .bind(id.0)
+                            .bind(history_limit)
+                            .fetch_all(&mut *c)
+                            .await?,
+                    );
+                    let deposit = sqlx::query_as::<_, DepositRow>(&ACTIVE_DEPOSIT)
+                        .bind(id.0)
+                        .bind(now)
+                        .fetch_optional(&mut *c)
+                        .await?;
+                    Some((user, history, deposit))
+                }
+            }
         });
-        Ok(rows
-            .into_iter()
-            .map(|(id, title, subcategory, kind, at)| HistoryEntry {
-                offer_id: OfferId(id),
-                title,
-                subcategory,
-                kind,
-                at,
-            })
-            .collect())
+        let Some((user, history, deposit)) = read else {
+            return Ok(None);
+        };
+        Ok(Some(UserContext {
+            user: user_from_row(user)?,
+            history: history
+                .into_iter()
+                .map(|(id, title, subcategory, kind, at)| HistoryEntry {
+                    offer_id: OfferId(id),
+                    title,
+                    subcategory,
+                    kind,
+                    at,
+                })
+                .collect(),
+            deposit: deposit.map(Deposit::from),
+        }))
     }
+}
+
+fn user_from_row(r: UserRow) -> Result<User, EngineError> {
+    Ok(User {
+        id: UserId(r.id),
+        birth_date: r
+            .birth_date
+            .parse::<NaiveDate>()
+            .map_err(|e| EngineError::Data(format!("user {}: birth date: {e}", r.id)))?,
+        department: r.department,
+        home: Coordinates::new(r.lat, r.lon)?,
+        notifications_opt_in: r.notifications_opt_in,
+        created_at: r.created_at,
+    })
 }

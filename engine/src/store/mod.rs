@@ -35,7 +35,7 @@ mod partners;
 mod tokens;
 mod writer;
 
-pub use accounts::HistoryEntry;
+pub use accounts::{HistoryEntry, UserContext};
 pub use activity::{Activity, Cohort};
 pub use boosts::BoostFilter;
 pub use campaigns::{AudienceCandidate, AudienceFilter};
