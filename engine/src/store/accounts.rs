@@ -103,6 +103,7 @@ type HistoryRow = (i64, String, String, String, i64);
 /// What a feed reads of its user: who they are, what they did, what they can spend.
 #[derive(Debug, Clone)]
 pub struct UserContext {
+    /// The user, as [`Store::user`] reads them.
     pub user: User,
     /// The latest bookings (not cancelled), then the latest interactions, each newest
     /// first and at most the limit asked.
