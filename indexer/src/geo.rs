@@ -77,13 +77,42 @@ impl GeoPoint {
 /// Great-circle distance in metres (haversine, mean Earth radius
 /// [`EARTH_RADIUS_M`]).
 pub fn haversine_m(a: GeoPoint, b: GeoPoint) -> f64 {
-    let (phi1, phi2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dphi = phi2 - phi1;
-    let dlambda = (b.lon - a.lon).to_radians();
-    let s_phi = (dphi * 0.5).sin();
-    let s_lambda = (dlambda * 0.5).sin();
-    let h = (s_phi * s_phi + phi1.cos() * phi2.cos() * s_lambda * s_lambda).clamp(0.0, 1.0);
-    2.0 * EARTH_RADIUS_M * h.sqrt().asin()
+    Measured::new(a).distance_m(&Measured::new(b))
+}
+
+/// A point with the cosine of its latitude worked out once: a search measures thousands
+/// of offers from one centre, and the index keeps its offers this way, so a distance
+/// costs two sines and an arcsine instead of two more cosines besides. The arithmetic is
+/// [`haversine_m`]'s, which goes through it, so distances are the same to the bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Measured {
+    point: GeoPoint,
+    cos_lat: f64,
+}
+
+impl Measured {
+    pub(crate) fn new(point: GeoPoint) -> Measured {
+        Measured {
+            point,
+            cos_lat: point.lat.to_radians().cos(),
+        }
+    }
+
+    pub(crate) fn point(&self) -> GeoPoint {
+        self.point
+    }
+
+    /// The great-circle distance to `other`, in metres.
+    pub(crate) fn distance_m(&self, other: &Measured) -> f64 {
+        let (a, b) = (self.point, other.point);
+        let dphi = b.lat.to_radians() - a.lat.to_radians();
+        let dlambda = (b.lon - a.lon).to_radians();
+        let s_phi = (dphi * 0.5).sin();
+        let s_lambda = (dlambda * 0.5).sin();
+        let h =
+            (s_phi * s_phi + self.cos_lat * other.cos_lat * s_lambda * s_lambda).clamp(0.0, 1.0);
+        2.0 * EARTH_RADIUS_M * h.sqrt().asin()
+    }
 }
 
 /// A latitude/longitude rectangle, in degrees, edges included.
