@@ -219,6 +219,7 @@ fn hits_carry_fast_field_values() {
         assert_eq!(h.is_event, o.is_event);
         assert_eq!(h.next_beginning_at, o.next_beginning_at);
         assert_eq!(h.popularity, o.popularity);
+        assert_eq!(h.remaining_places, o.remaining_places);
         assert_eq!(h.distance_m, None);
     }
     // Without text nor geo, the default sort falls back to ids.

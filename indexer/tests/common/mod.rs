@@ -95,6 +95,7 @@ pub fn random_offers(rng: &mut TestRng, n: u64) -> Vec<OfferDoc> {
             o.sold_out = rng.gen_bool(0.15);
             o.popularity = rng.gen_range(0..1000);
             o.venue_id = rng.gen_bool(0.9).then(|| rng.gen_range(1..300));
+            o.remaining_places = rng.gen_bool(0.5).then(|| rng.gen_range(0..500));
             o
         })
         .collect()
