@@ -228,6 +228,20 @@ struct Fields {
 /// The code ordinal of a document without one.
 const NO_CODE: u16 = u16::MAX;
 
+/// The fields of a document without any.
+const NO_FIELDS: Fields = Fields {
+    venue_id: None,
+    offerer_id: 0,
+    price_cents: 0,
+    popularity: 0,
+    begins: None,
+    remaining: None,
+    category: NO_CODE,
+    subcategory: NO_CODE,
+    duo: false,
+    event: false,
+};
+
 /// The terms of a string column, in ordinal order.
 fn names(col: &Option<StrColumn>) -> std::io::Result<Vec<&'static str>> {
     let mut out = Vec::new();
@@ -375,18 +389,7 @@ impl Columns {
 
     /// What the hit of `doc` reports; a document past the segment's (never) has none.
     fn fields(&self, doc: DocId) -> Fields {
-        self.fields.get(doc as usize).copied().unwrap_or(Fields {
-            venue_id: None,
-            offerer_id: 0,
-            price_cents: 0,
-            popularity: 0,
-            begins: None,
-            remaining: None,
-            category: NO_CODE,
-            subcategory: NO_CODE,
-            duo: false,
-            event: false,
-        })
+        self.fields.get(doc as usize).copied().unwrap_or(NO_FIELDS)
     }
 }
 
@@ -464,12 +467,7 @@ impl OfferSegmentCollector {
         let f = &self.criteria.filters;
         // Only the filters asked for are read: most searches ask for none, and a feed tests
         // thousands of offers.
-        let wants_fields = f.max_price_cents.is_some()
-            || f.free_only
-            || f.duo_only
-            || f.begins_after.is_some()
-            || f.begins_before.is_some();
-        if wants_fields {
+        if f.on_fields() {
             let fields = self.cols.fields(doc);
             if f.max_price_cents
                 .is_some_and(|max| fields.price_cents > max)

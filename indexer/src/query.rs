@@ -89,12 +89,17 @@ impl Filters {
     /// Whether cells' counts can tell how many offers pass: they are split by category
     /// and sold-out flag only (see [`crate::cells`]).
     pub(crate) fn countable(&self) -> bool {
-        self.subcategories.is_empty()
-            && self.max_price_cents.is_none()
-            && !self.free_only
-            && !self.duo_only
-            && self.begins_after.is_none()
-            && self.begins_before.is_none()
+        self.subcategories.is_empty() && !self.on_fields()
+    }
+
+    /// Whether a filter asks for a price, duo flag or date: what the collector reads
+    /// from each tested offer's fields, beyond its place and sold-out flag.
+    pub(crate) fn on_fields(&self) -> bool {
+        self.max_price_cents.is_some()
+            || self.free_only
+            || self.duo_only
+            || self.begins_after.is_some()
+            || self.begins_before.is_some()
     }
 }
 
