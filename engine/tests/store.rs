@@ -129,6 +129,13 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
         );
         assert_eq!(bookings[0].at, scalar(store, &latest).await);
         assert!(bookings.windows(2).all(|w| w[0].at >= w[1].at));
+        assert!(interactions.windows(2).all(|w| w[0].at >= w[1].at));
+        // Bookings come first, as the taste reads them.
+        assert!(context
+            .history
+            .iter()
+            .skip_while(|h| h.kind == "booking")
+            .all(|h| h.kind != "booking"));
         let seen = format!("SELECT COUNT(*) FROM interactions WHERE user_id = {busy}");
         assert_eq!(
             interactions.len() as i64,
@@ -136,6 +143,16 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
             "{:?}",
             context.history
         );
+        // Before any grant the user is read without a deposit; the history stays theirs.
+        let before = store
+            .user_context(UserId(busy), 3, 0)
+            .await
+            .unwrap()
+            .expect("a seeded user");
+        assert_eq!(before.user, context.user);
+        assert_eq!(before.deposit, None);
+        assert_eq!(before.history, context.history);
+        assert!(context.deposit.is_some(), "the busy user has credit now");
         assert!(store
             .user_context(UserId(i64::MAX), 3, now)
             .await

@@ -76,9 +76,9 @@ pub(super) const DEPOSIT_SELECT: &str = "SELECT id, user_id, policy, age, amount
      digital_spent_cents, physical_spent_cents, digital_cap_cents, physical_cap_cents, granted_at, expires_at, \
      carried_in_cents, closed_cents FROM deposits";
 
-/// The deposit in force at `$2` for user `$1`: the latest granted that has not expired.
-const ACTIVE_DEPOSIT_WHERE: &str =
-    "WHERE user_id = $1 AND granted_at <= $2 AND expires_at > $2 ORDER BY granted_at DESC, id DESC LIMIT 1";
+/// Which of a user's deposits is in force at `$2`: the latest granted that has not expired.
+const IN_FORCE: &str =
+    "granted_at <= $2 AND expires_at > $2 ORDER BY granted_at DESC, id DESC LIMIT 1";
 
 /// Every column of a user, for [`UserRow`].
 const USER_SELECT: &str =
@@ -86,17 +86,76 @@ const USER_SELECT: &str =
 
 /// The deposit in force at `$2` for user `$1`.
 static ACTIVE_DEPOSIT: LazyLock<String> =
-    LazyLock::new(|| format!("{DEPOSIT_SELECT} {ACTIVE_DEPOSIT_WHERE}"));
+    LazyLock::new(|| format!("{DEPOSIT_SELECT} WHERE user_id = $1 AND {IN_FORCE}"));
 
-/// A user's latest bookings (not cancelled), `$2` at most, newest first.
-const HISTORY_BOOKINGS: &str =
-    "SELECT o.id, o.title, o.subcategory, 'booking', b.created_at FROM bookings b \
-     JOIN offers o ON o.id = b.offer_id WHERE b.user_id = $1 AND b.status <> 'cancelled' \
-     ORDER BY b.created_at DESC, b.id DESC LIMIT $2";
+/// A user's history for a feed, in one statement: their latest bookings (not cancelled),
+/// `$2` at most, newest first, then their latest interactions likewise.
+const HISTORY: &str = "SELECT id, title, subcategory, kind, at FROM (\
+     SELECT * FROM (SELECT o.id, o.title, o.subcategory, 'booking' AS kind, b.created_at AS at, \
+       0 AS part, b.id AS seq FROM bookings b JOIN offers o ON o.id = b.offer_id \
+       WHERE b.user_id = $1 AND b.status <> 'cancelled' ORDER BY b.created_at DESC, b.id DESC LIMIT $2) bs \
+     UNION ALL \
+     SELECT * FROM (SELECT o.id, o.title, o.subcategory, i.kind, i.at, 1 AS part, i.id AS seq \
+       FROM interactions i JOIN offers o ON o.id = i.offer_id \
+       WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2) ins\
+     ) h ORDER BY part, at DESC, seq DESC";
 
-/// A user's latest interactions, `$2` at most, newest first.
-const HISTORY_INTERACTIONS: &str = "SELECT o.id, o.title, o.subcategory, i.kind, i.at FROM interactions i \
-     JOIN offers o ON o.id = i.offer_id WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2";
+/// A user (`$1`) with the deposit in force at `$2`, if any, in one statement.
+static USER_WITH_DEPOSIT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT u.id, u.birth_date, u.department, u.lat, u.lon, u.notifications_opt_in, u.created_at, \
+         d.id AS deposit_id, d.policy, d.age, d.amount_cents, d.spent_cents, d.digital_spent_cents, \
+         d.physical_spent_cents, d.digital_cap_cents, d.physical_cap_cents, d.granted_at, d.expires_at, \
+         d.carried_in_cents, d.closed_cents \
+         FROM users u LEFT JOIN deposits d ON d.id = \
+         (SELECT id FROM deposits WHERE user_id = u.id AND {IN_FORCE}) WHERE u.id = $1"
+    )
+});
+
+/// A user and the columns of their deposit in force, `None` throughout when they have none.
+#[derive(sqlx::FromRow)]
+struct UserWithDepositRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    deposit_id: Option<i64>,
+    policy: Option<String>,
+    age: Option<i32>,
+    amount_cents: Option<i64>,
+    spent_cents: Option<i64>,
+    digital_spent_cents: Option<i64>,
+    physical_spent_cents: Option<i64>,
+    digital_cap_cents: Option<i64>,
+    physical_cap_cents: Option<i64>,
+    granted_at: Option<i64>,
+    expires_at: Option<i64>,
+    carried_in_cents: Option<i64>,
+    closed_cents: Option<i64>,
+}
+
+impl UserWithDepositRow {
+    /// The user's row and their deposit's, which the outer join left all null or none.
+    fn split(self) -> (UserRow, Option<DepositRow>) {
+        let deposit = (|| {
+            Some(DepositRow {
+                id: self.deposit_id?,
+                user_id: self.user.id,
+                policy: self.policy?,
+                age: self.age?,
+                amount_cents: self.amount_cents?,
+                spent_cents: self.spent_cents?,
+                digital_spent_cents: self.digital_spent_cents?,
+                physical_spent_cents: self.physical_spent_cents?,
+                digital_cap_cents: self.digital_cap_cents,
+                physical_cap_cents: self.physical_cap_cents,
+                granted_at: self.granted_at?,
+                expires_at: self.expires_at?,
+                carried_in_cents: self.carried_in_cents?,
+                closed_cents: self.closed_cents?,
+            })
+        })();
+        (self.user, deposit)
+    }
+}
 
 type HistoryRow = (i64, String, String, String, i64);
 
@@ -134,9 +193,9 @@ impl Store {
     }
 
     /// The user with this id, their history (at most `history_limit` bookings and as many
-    /// interactions) and the deposit they can spend at `now`, read on one connection:
-    /// each return of a connection to the pool costs a round trip (sqlx pings it), which
-    /// three reads on three connections would pay three times per feed.
+    /// interactions) and the deposit they can spend at `now`, in two statements on one
+    /// connection: every feed reads them, and each statement is a round trip and a share of
+    /// the store's CPU, which four statements paid twice over.
     pub async fn user_context(
         &self,
         id: UserId,
@@ -145,26 +204,20 @@ impl Store {
     ) -> Result<Option<UserContext>, EngineError> {
         let read = on_pool!(self, p => {
             let mut c = p.acquire().await?;
-            match sqlx::query_as::<_, UserRow>(USER_SELECT).bind(id.0).fetch_optional(&mut *c).await? {
+            match sqlx::query_as::<_, UserWithDepositRow>(&USER_WITH_DEPOSIT)
+                .bind(id.0)
+                .bind(now)
+                .fetch_optional(&mut *c)
+                .await?
+            {
                 None => None,
-                Some(user) => {
-                    let mut history: Vec<HistoryRow> = sqlx::query_as(HISTORY_BOOKINGS)
+                Some(row) => {
+                    let history: Vec<HistoryRow> = sqlx::query_as(HISTORY)
                         .bind(id.0)
                         .bind(history_limit)
                         .fetch_all(&mut *c)
                         .await?;
-                    history.extend(
-                        sqlx::query_as::<_, HistoryRow>(HISTORY_INTERACTIONS)
-                            .bind(id.0)
-                            .bind(history_limit)
-                            .fetch_all(&mut *c)
-                            .await?,
-                    );
-                    let deposit = sqlx::query_as::<_, DepositRow>(&ACTIVE_DEPOSIT)
-                        .bind(id.0)
-                        .bind(now)
-                        .fetch_optional(&mut *c)
-                        .await?;
+                    let (user, deposit) = row.split();
                     Some((user, history, deposit))
                 }
             }
