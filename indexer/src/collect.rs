@@ -4,7 +4,7 @@
 //! so scanning many thousands of candidates stays cheap.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -19,6 +19,7 @@ use crate::index::Hit;
 use crate::per_segment::PerSegment;
 use crate::query::{DigitalMode, Filters, GeoPlan, Plan, SortBy};
 use crate::schema;
+use crate::top::TopK;
 
 /// What the segment collectors need from the plan (they must be `'static`).
 struct Criteria {
@@ -146,8 +147,8 @@ impl Harvest {
     }
 }
 
-/// A kept offer, measured; best-first is `primary` ascending, then id ascending, so a
-/// max-heap's top is the worst kept.
+/// A kept offer, measured; best-first is `primary` ascending, then id ascending.
+#[derive(Clone, Copy)]
 pub(crate) struct Ranked {
     primary: f64,
     id: u64,
@@ -180,7 +181,7 @@ pub(crate) struct OfferSegmentCollector {
     criteria: Arc<Criteria>,
     segment: SegmentOrdinal,
     cols: Arc<Columns>,
-    heap: BinaryHeap<Ranked>,
+    best: TopK<Ranked>,
     total: usize,
     /// Matches per category term ordinal of this segment.
     facet_counts: Vec<u64>,
@@ -413,7 +414,7 @@ impl Collector for OfferCollector {
             criteria: self.criteria.clone(),
             segment: ord,
             cols,
-            heap: BinaryHeap::new(),
+            best: TopK::new(self.criteria.keep),
             total: 0,
             facet_counts: vec![0; num_categories],
         })
@@ -532,12 +533,7 @@ impl OfferSegmentCollector {
             score,
             distance_m,
         };
-        if self.heap.len() < self.criteria.keep {
-            self.heap.push(candidate);
-        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
-            self.heap.pop();
-            self.heap.push(candidate);
-        }
+        self.best.offer(candidate);
     }
 
     /// Whether an offer at least `inside_from_m` from the centre cannot make a page
@@ -548,11 +544,9 @@ impl OfferSegmentCollector {
         }
         // The distance is at least the bound; ties go to the lower id, so only a bound
         // strictly beyond the worst kept distance rules the offer out.
-        self.heap.len() == self.criteria.keep
-            && self
-                .heap
-                .peek()
-                .is_some_and(|worst| inside_from_m > worst.primary)
+        self.best
+            .bound()
+            .is_some_and(|worst| inside_from_m > worst.primary)
     }
 
     /// Offers a counted offer of a cell inside the disk to the page.
@@ -645,8 +639,8 @@ impl SegmentCollector for OfferSegmentCollector {
         self.collect_tested(doc, score);
     }
 
-    fn harvest(mut self) -> Harvest {
-        let hits = std::mem::take(&mut self.heap).into_vec();
+    fn harvest(self) -> Harvest {
+        let hits = self.best.into_vec();
         let mut facets = HashMap::new();
         for (ord, &count) in self.facet_counts.iter().enumerate() {
             if let (true, Some(name)) = (count > 0, self.cols.category_names.get(ord)) {

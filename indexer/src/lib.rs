@@ -102,6 +102,7 @@ mod per_segment;
 mod query;
 mod schema;
 mod term_filter;
+mod top;
 
 pub use cover::{spatial_key, Disk};
 pub use doc::OfferDoc;
