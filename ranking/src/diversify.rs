@@ -161,6 +161,11 @@ pub(crate) fn diversify_with(
 }
 
 /// How many of the page rules a pick must keep.
+///
+/// Under any one tier a candidate the rules refuse stays refused until the page is full:
+/// the page's counts only grow, and the slots left only shrink, never faster than the
+/// minimums still to meet ([`Page::eligible`]). The DPP relies on it to set refused
+/// candidates aside for the rest of the page.
 #[derive(Clone, Copy, PartialEq)]
 enum Tier {
     /// All of them.
@@ -222,7 +227,7 @@ impl Page<'_> {
             ]
             .into_iter()
             .find_map(|tier| {
-                greedy.best(alive, self.features, |i| {
+                greedy.best(alive, self.features, tier, |i| {
                     self.eligible(&counts, i, tier, slots_left)
                 })
             });
@@ -334,10 +339,21 @@ impl<'a> Greedy<'a> {
         &mut self,
         alive: &[usize],
         f: &Features,
+        tier: Tier,
         eligible: impl Fn(usize) -> bool,
     ) -> Option<usize> {
         if let Greedy::Dpp(dpp) = self {
-            return dpp.best(f, eligible);
+            #[cfg(test)]
+            if tests::EAGER.get() {
+                // The reference the lazy heap is tested against: every gain fresh.
+                for &i in alive {
+                    dpp.refresh(i, f);
+                }
+            } else {
+                return dpp.best(f, tier, eligible);
+            }
+            #[cfg(not(test))]
+            return dpp.best(f, tier, eligible);
         }
         alive
             .iter()
@@ -391,6 +407,12 @@ struct Dpp<'a> {
     page: Vec<(usize, f64)>,
     /// Candidates not on the page (nor being taken) by their last computed gain.
     heap: BinaryHeap<Bound>,
+    /// Candidates the rules of `parked_tier` refused on this page, out of the heap: they
+    /// stay refused under that tier ([`Tier`]), and near a page's end, when only new
+    /// categories may come, popping them and pushing them back at every pick moved most
+    /// of the heap.
+    parked: Vec<Bound>,
+    parked_tier: Option<Tier>,
 }
 
 /// A candidate's gain as last computed: an upper bound of its gain now. Ordered by gain,
@@ -436,6 +458,8 @@ impl<'a> Dpp<'a> {
             done: vec![0; n],
             page: Vec::with_capacity(page_len),
             heap: BinaryHeap::new(),
+            parked: Vec::new(),
+            parked_tier: None,
         };
         dpp.heap = alive
             .iter()
@@ -471,17 +495,24 @@ impl<'a> Dpp<'a> {
         self.done[i] = self.page.len();
     }
 
-    /// See [`Greedy::best`]; the candidate returned has left the heap.
-    fn best(&mut self, f: &Features, eligible: impl Fn(usize) -> bool) -> Option<usize> {
+    /// See [`Greedy::best`], with `eligible` the rules of `tier`; the candidate returned
+    /// has left the heap.
+    fn best(
+        &mut self,
+        f: &Features,
+        tier: Tier,
+        eligible: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if self.parked_tier != Some(tier) {
+            self.heap.extend(self.parked.drain(..));
+            self.parked_tier = Some(tier);
+        }
         let t = self.page.len();
-        let mut aside = Vec::new();
-        let found = loop {
-            let Some(top) = self.heap.pop() else {
-                break None;
-            };
+        loop {
+            let top = self.heap.pop()?;
             let i = top.index;
             if !eligible(i) {
-                aside.push(top);
+                self.parked.push(top);
             } else if self.done[i] < t {
                 self.refresh(i, f);
                 self.heap.push(Bound {
@@ -489,11 +520,9 @@ impl<'a> Dpp<'a> {
                     index: i,
                 });
             } else {
-                break Some(i);
+                return Some(i);
             }
-        };
-        self.heap.extend(aside);
-        found
+        }
     }
 
     /// Puts `j` (returned by [`Dpp::best`]) on the page.
@@ -502,5 +531,88 @@ impl<'a> Dpp<'a> {
         let dj2 = self.d2[j];
         let dj = if dj2 <= EPS { 0.0 } else { dj2.sqrt() };
         self.page.push((j, dj));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    thread_local! {
+        /// Whether the DPP brings every candidate up to date before each pick, instead of
+        /// only those its heap pops: the reference of the test below.
+        pub(crate) static EAGER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[test]
+    fn the_lazy_dpp_picks_what_an_eager_one_would_under_the_page_rules() {
+        const CATEGORIES: [&str; 6] = [
+            "CINEMA",
+            "LIVRE",
+            "MUSIQUE",
+            "SPECTACLE",
+            "MUSEE",
+            "PRATIQUE",
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut moved = 0;
+        for _ in 0..60 {
+            let n = rng.gen_range(20..160);
+            let embeddings: Vec<[f32; 4]> = (0..n)
+                .map(|_| std::array::from_fn(|_| rng.gen_range(-1.0..1.0)))
+                .collect();
+            // Few venues and one category weighing most, so that caps and minimums bind.
+            let venues = rng.gen_range(3..20);
+            let pool: Vec<Candidate> = (0..n)
+                .map(|i| Candidate {
+                    id: i as u64 + 1,
+                    category: CATEGORIES[if rng.gen_bool(0.6) {
+                        0
+                    } else {
+                        rng.gen_range(0..6)
+                    }],
+                    subcategory: CATEGORIES[rng.gen_range(0..6)],
+                    venue_id: rng.gen_bool(0.85).then(|| rng.gen_range(0..venues)),
+                    embedding: Some(&embeddings[i]),
+                    ..Candidate::default()
+                })
+                .collect();
+            let scores: Vec<f64> = (0..n).map(|_| rng.gen_range(0.0..2.0)).collect();
+            let profile = Profile {
+                booked_categories: vec!["CINEMA".into(), "LIVRE".into()],
+                ..Profile::default()
+            };
+            let config = RankConfig {
+                diversifier: Diversifier::Dpp {
+                    theta: rng.gen_range(0.3..0.9),
+                },
+                page: PageRules {
+                    page_size: rng.gen_range(5..15),
+                    min_categories: rng.gen_range(0..5),
+                    min_new_category_items: rng.gen_range(0..4),
+                    max_per_venue: rng.gen_range(1..3),
+                    max_digital: rng.gen_range(0..3),
+                },
+                ..RankConfig::default()
+            };
+            let want = rng.gen_range(1..n);
+            let lazy = diversify(&pool, &scores, &profile, &config, want);
+            EAGER.set(true);
+            let eager = diversify(&pool, &scores, &profile, &config, want);
+            EAGER.set(false);
+            assert_eq!(lazy, eager, "{config:?}");
+            let mut by_score: Vec<usize> = (0..n).collect();
+            by_score.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            moved += usize::from(lazy[..] != by_score[..want]);
+        }
+        assert!(
+            moved > 50,
+            "the rules and the DPP reorder most pools: {moved}"
+        );
     }
 }
