@@ -426,7 +426,7 @@ impl Collector for OfferCollector {
 
     fn merge_fruits(&self, fruits: Vec<Harvest>) -> tantivy::Result<Harvest> {
         let mut merged = Harvest {
-            hits: Vec::new(),
+            hits: Vec::with_capacity(fruits.iter().map(|f| f.hits.len()).sum()),
             columns: Vec::new(),
             total: 0,
             facets: HashMap::new(),
