@@ -770,6 +770,7 @@ async fn lifecycle_loop(engine: std::sync::Weak<Engine>) {
                     "booking lifecycle"
                 )
             }
+            Err(_) if engine.store().is_closed() => return,
             Err(e) => tracing::warn!(error = %e, "booking lifecycle failed; will retry"),
         }
     }

@@ -491,6 +491,10 @@ async fn refresh_loop(engine: Weak<Engine>) {
             return;
         };
         if let Err(e) = engine.refresh_index().await {
+            if engine.store().is_closed() {
+                // The service is stopping: the next start catches the index up.
+                return;
+            }
             tracing::warn!(error = %e, "index refresh failed; will retry");
         }
     }

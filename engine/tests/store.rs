@@ -360,3 +360,20 @@ async fn connections_the_server_ended_are_replaced_after_a_pause() {
         assert_eq!(scalar(&t.store, "SELECT count(*) FROM users").await, 0);
     }
 }
+
+#[tokio::test]
+async fn a_closed_store_says_so() {
+    for t in [Some(TestStore::sqlite().await), TestStore::postgres().await]
+        .into_iter()
+        .flatten()
+    {
+        assert!(!t.store.is_closed());
+        assert!(t.store.user(UserId(1)).await.is_ok());
+        t.store.close().await;
+        assert!(t.store.is_closed());
+        assert!(
+            t.store.user(UserId(1)).await.is_err(),
+            "a closed store refuses reads"
+        );
+    }
+}

@@ -276,6 +276,12 @@ impl Store {
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
     }
+
+    /// Whether [`Store::close`] was called: background jobs that fail afterwards are
+    /// shutting down, not failing.
+    pub fn is_closed(&self) -> bool {
+        on_pool!(self, p => p.is_closed())
+    }
 }
 
 /// The store's tables, for counts.
