@@ -15,13 +15,12 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
-use tantivy::columnar::{Column, StrColumn};
 use tantivy::postings::SegmentPostings;
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocId, DocSet, SegmentReader, Term, TERMINATED};
 
+use crate::collect::Columns;
 use crate::cover::cells_of;
-use crate::geo::GeoPoint;
 use crate::per_segment::PerSegment;
 
 /// A segment with fewer offers than this many per cell of the cover is scanned whole
@@ -101,21 +100,6 @@ impl CountTerms {
     }
 }
 
-/// The fast fields a count reads.
-pub(crate) struct CountColumns<'a> {
-    pub category: Option<&'a StrColumn>,
-    pub sold_out: &'a Column<bool>,
-    pub lat: Option<&'a Column<f64>>,
-    pub lon: Option<&'a Column<f64>>,
-}
-
-impl CountColumns<'_> {
-    pub(crate) fn slot(&self, slots: Slots, doc: DocId) -> usize {
-        let category = self.category.and_then(|c| c.ords().first(doc));
-        slots.of(category, self.sold_out.first(doc).unwrap_or(false))
-    }
-}
-
 /// Every segment's counts.
 pub(crate) type CellCountCache = PerSegment<SegmentCounts>;
 
@@ -148,7 +132,7 @@ pub(crate) struct Deleted {
 
 impl Deleted {
     /// Adds the documents `segment` has deleted that are not here yet.
-    fn extend(&mut self, segment: &SegmentReader, cols: &CountColumns, slots: Slots) {
+    fn extend(&mut self, segment: &SegmentReader, cols: &Columns, slots: Slots) {
         let Some(alive) = segment.alive_bitset() else {
             return;
         };
@@ -161,14 +145,11 @@ impl Deleted {
             let mut add = |cell| {
                 by_cell.entry(cell).or_insert_with(|| vec![0; slots.len()])[slot] += 1;
             };
-            match (
-                cols.lat.and_then(|c| c.first(doc)),
-                cols.lon.and_then(|c| c.first(doc)),
-            ) {
+            match cols.place(doc) {
                 // The cells the document was indexed with, from the same coordinates.
-                (Some(lat), Some(lon)) => cells_of(GeoPoint::new_unchecked(lat, lon)).for_each(add),
+                Some(place) => cells_of(place.point()).for_each(add),
                 // Only digital offers have no location.
-                _ => add(DIGITAL),
+                None => add(DIGITAL),
             }
         }
     }
@@ -176,7 +157,7 @@ impl Deleted {
 
 impl SegmentCounts {
     /// The deleted documents of `segment` (this segment, as one searcher sees it).
-    pub(crate) fn deleted(&self, segment: &SegmentReader, cols: &CountColumns) -> Arc<Deleted> {
+    pub(crate) fn deleted(&self, segment: &SegmentReader, cols: &Columns) -> Arc<Deleted> {
         let mut latest = self.deleted.lock().unwrap_or_else(|e| e.into_inner());
         let wanted = segment.num_deleted_docs() as usize;
         if latest.docs.len() == wanted {
@@ -201,7 +182,7 @@ impl SegmentCounts {
         segment: &SegmentReader,
         terms: CountTerms,
         cell: u64,
-        cols: &CountColumns,
+        cols: &Columns,
         deleted: &Deleted,
         mut f: impl FnMut(usize, u32),
     ) -> tantivy::Result<()> {
@@ -241,7 +222,7 @@ impl SegmentCounts {
         segment: &SegmentReader,
         terms: CountTerms,
         cell: u64,
-        cols: &CountColumns,
+        cols: &Columns,
     ) -> tantivy::Result<Counts> {
         let mut counts = vec![0u32; self.slots.len()];
         if let Some(mut postings) = terms.postings(segment, cell)? {

@@ -11,7 +11,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
-use crate::cells::{CellCountCache, CountColumns, CountTerms, Deleted, SegmentCounts, Slots};
+use crate::cells::{CellCountCache, CountTerms, Deleted, SegmentCounts, Slots};
 use crate::codes::intern;
 use crate::cover::CoverCell;
 use crate::geo::{GeoPoint, Measured};
@@ -86,13 +86,12 @@ impl OfferCollector {
         let cols = self
             .columns
             .get_or_make(segment.segment_id(), || Columns::open(segment))?;
-        let count_cols = cols.counting();
         let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
         cells
             .iter()
             .map(|cell| {
                 let mut total = 0;
-                counts.count(segment, terms, cell.id, &count_cols, &deleted, |slot, n| {
+                counts.count(segment, terms, cell.id, &cols, &deleted, |slot, n| {
                     if wanted[slot] {
                         total += u64::from(n);
                     }
@@ -199,10 +198,6 @@ pub(crate) struct Columns {
     /// ten columns each, a tenth of the server's CPU in a later profile. 80 bytes a
     /// document.
     fields: Vec<Fields>,
-    lat: Option<Column<f64>>,
-    lon: Option<Column<f64>>,
-    sold_out: Column<bool>,
-    category: Option<StrColumn>,
     /// Every category and subcategory code of the segment, by term ordinal: there
     /// are a few dozen, and reading them once beats a dictionary lookup per hit.
     category_names: Vec<&'static str>,
@@ -307,25 +302,25 @@ impl Columns {
                 .map(|doc| sold_out.first(doc).unwrap_or(false))
                 .collect(),
             fields: docs.map(fields).collect(),
-            lat,
-            lon,
-            sold_out,
-            category,
         })
     }
 
-    fn place(&self, doc: DocId) -> Option<Measured> {
+    /// Where `doc` is, if it has a place.
+    pub(crate) fn place(&self, doc: DocId) -> Option<Measured> {
         self.places.get(doc as usize).copied().flatten()
     }
 
-    /// The columns a cell's counts are read from.
-    fn counting(&self) -> CountColumns<'_> {
-        CountColumns {
-            category: self.category.as_ref(),
-            sold_out: &self.sold_out,
-            lat: self.lat.as_ref(),
-            lon: self.lon.as_ref(),
-        }
+    fn sold_out(&self, doc: DocId) -> bool {
+        self.sold_outs.get(doc as usize).copied().unwrap_or(false)
+    }
+
+    /// The slot `doc` is counted in: its category's ordinal and its sold-out flag.
+    pub(crate) fn slot(&self, slots: Slots, doc: DocId) -> usize {
+        let category = self.fields(doc).category;
+        slots.of(
+            (category != NO_CODE).then_some(u64::from(category)),
+            self.sold_out(doc),
+        )
     }
 
     /// The slots the segment's cell counts are split into.
@@ -342,7 +337,7 @@ impl Columns {
         filters: &Filters,
     ) -> (Arc<SegmentCounts>, Arc<Deleted>, Vec<bool>) {
         let counts = cache.get_or_insert(segment.segment_id(), || SegmentCounts::new(self.slots()));
-        let deleted = counts.deleted(segment, &self.counting());
+        let deleted = counts.deleted(segment, self);
         (counts, deleted, self.wanted_slots(filters))
     }
 
@@ -406,9 +401,10 @@ impl Collector for OfferCollector {
         let cols = self
             .columns
             .get_or_make(segment.segment_id(), || Columns::open(segment))?;
-        let num_categories = match (&cols.category, self.criteria.facets) {
-            (Some(c), true) => c.num_terms(),
-            _ => 0,
+        let num_categories = if self.criteria.facets {
+            cols.category_names.len()
+        } else {
+            0
         };
         Ok(OfferSegmentCollector {
             criteria: self.criteria.clone(),
@@ -486,13 +482,7 @@ impl OfferSegmentCollector {
                 }
             }
         }
-        !self
-            .cols
-            .sold_outs
-            .get(doc as usize)
-            .copied()
-            .unwrap_or(false)
-            || f.include_sold_out
+        !self.cols.sold_out(doc) || f.include_sold_out
     }
 
     fn primary(&self, score: Score, distance_m: Option<f64>) -> f64 {
@@ -510,15 +500,10 @@ impl OfferSegmentCollector {
         self.total += 1;
         // Sized only when facets are wanted.
         if !self.facet_counts.is_empty() {
-            if let Some(ord) = self
-                .cols
-                .category
-                .as_ref()
-                .and_then(|c| c.ords().first(doc))
-            {
-                if let Some(n) = self.facet_counts.get_mut(ord as usize) {
-                    *n += 1;
-                }
+            // A document without a category has NO_CODE, past every count.
+            let ord = self.cols.fields(doc).category;
+            if let Some(n) = self.facet_counts.get_mut(usize::from(ord)) {
+                *n += 1;
             }
         }
     }
@@ -574,14 +559,13 @@ impl OfferSegmentCollector {
         terms: CountTerms,
     ) -> tantivy::Result<()> {
         let cols = self.cols.clone();
-        let count_cols = cols.counting();
         let slots = cols.slots();
         let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
         let alive = segment.alive_bitset();
         for cell in cover {
             if let Some(bound) = cell.inside_from_m {
                 let (total, facets) = (&mut self.total, &mut self.facet_counts);
-                counts.count(segment, terms, cell.id, &count_cols, &deleted, |slot, n| {
+                counts.count(segment, terms, cell.id, &cols, &deleted, |slot, n| {
                     if !wanted[slot] {
                         return;
                     }
@@ -600,7 +584,7 @@ impl OfferSegmentCollector {
             let mut doc = postings.doc();
             while doc != TERMINATED {
                 let live = alive.is_none_or(|a| a.is_alive(doc));
-                if live && wanted[count_cols.slot(slots, doc)] {
+                if live && wanted[cols.slot(slots, doc)] {
                     match cell.inside_from_m {
                         Some(bound) => self.place_inside(doc, bound),
                         None => self.collect_tested(doc, 0.0),
