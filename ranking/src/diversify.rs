@@ -343,17 +343,13 @@ impl<'a> Greedy<'a> {
         eligible: impl Fn(usize) -> bool,
     ) -> Option<usize> {
         if let Greedy::Dpp(dpp) = self {
-            #[cfg(test)]
-            if tests::EAGER.get() {
-                // The reference the lazy heap is tested against: every gain fresh.
-                for &i in alive {
-                    dpp.refresh(i, f);
-                }
-            } else {
+            if !eager() {
                 return dpp.best(f, tier, eligible);
             }
-            #[cfg(not(test))]
-            return dpp.best(f, tier, eligible);
+            // The reference the lazy heap is tested against: every gain fresh.
+            for &i in alive {
+                dpp.refresh(i, f);
+            }
         }
         alive
             .iter()
@@ -379,6 +375,15 @@ impl<'a> Greedy<'a> {
             Greedy::Dpp(dpp) => dpp.take(j, f),
         }
     }
+}
+
+/// Whether the DPP brings every candidate up to date before each pick: only in the test
+/// that checks the lazy heap against it.
+fn eager() -> bool {
+    #[cfg(test)]
+    return tests::EAGER.get();
+    #[cfg(not(test))]
+    false
 }
 
 /// Greedy DPP MAP inference with incremental Cholesky updates (Chen, Zhang & Zhou 2018,
