@@ -41,6 +41,10 @@ pub enum IndexError {
     /// should rebuild it.
     #[error("index on disk has an incompatible schema")]
     SchemaMismatch,
+    /// The directory holds an index written with other settings (such as the block size of
+    /// its stored documents); the caller should rebuild it.
+    #[error("index on disk has other settings than this version writes")]
+    SettingsMismatch,
     /// Index files fail their checksum; the caller should rebuild.
     #[error("corrupt index: {0}")]
     CorruptIndex(String),

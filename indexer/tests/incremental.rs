@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use indexer::{Filters, GeoFilter, GeoPoint, OfferIndex, Query};
+use indexer::{Filters, GeoFilter, GeoPoint, IndexError, OfferIndex, Query};
 
 fn text(t: &str) -> Query {
     Query {
@@ -183,6 +183,27 @@ fn corrupt_directory_is_an_error() {
         }
     }
     assert!(OfferIndex::open_or_create(dir.path()).is_err());
+}
+
+#[test]
+fn an_index_with_other_settings_is_refused_for_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = OfferIndex::open_or_create(dir.path()).unwrap();
+        index.upsert(random_offers(&mut rng(13), 50)).unwrap();
+        index.commit().unwrap();
+    }
+    let path = dir.path().join("meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let blocksize = &mut meta["index_settings"]["docstore_blocksize"];
+    // Cards read one document each: a new index compresses them in small blocks.
+    assert!(blocksize.as_u64().unwrap() < 16_384, "{blocksize}");
+    // An index written before, with tantivy's default blocks.
+    *blocksize = 16_384.into();
+    std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let err = OfferIndex::open_or_create(dir.path()).err().unwrap();
+    assert!(matches!(err, IndexError::SettingsMismatch), "{err}");
 }
 
 #[test]
