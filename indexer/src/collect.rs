@@ -135,14 +135,12 @@ impl Harvest {
             ranked.truncate(end);
         }
         ranked.sort_unstable();
-        ranked
-            .iter()
-            .skip(offset)
-            .filter_map(|r| {
-                let (_, cols) = self.columns.iter().find(|(s, _)| *s == r.segment)?;
-                Some(cols.hit(r))
-            })
-            .collect()
+        let mut hits = Vec::with_capacity(ranked.len().saturating_sub(offset));
+        hits.extend(ranked.iter().skip(offset).filter_map(|r| {
+            let (_, cols) = self.columns.iter().find(|(s, _)| *s == r.segment)?;
+            Some(cols.hit(r))
+        }));
+        hits
     }
 }
 
