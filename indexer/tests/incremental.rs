@@ -154,25 +154,24 @@ fn on_disk_index_survives_reopen() {
     assert_eq!(index.doc_count(), 500);
 }
 
+/// A folder holding an index of 50 random offers (seeded), closed.
+fn written_index(seed: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let index = OfferIndex::open_or_create(dir.path()).unwrap();
+    index.upsert(random_offers(&mut rng(seed), 50)).unwrap();
+    index.commit().unwrap();
+    dir
+}
+
 #[test]
 fn corrupt_directory_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let index = OfferIndex::open_or_create(dir.path()).unwrap();
-        index.upsert(random_offers(&mut rng(10), 50)).unwrap();
-        index.commit().unwrap();
-    }
+    let dir = written_index(10);
     std::fs::write(dir.path().join("meta.json"), b"{ not json").unwrap();
     let err = OfferIndex::open_or_create(dir.path()).unwrap_err();
     assert!(!err.is_bad_input());
 
     // Damaged segment files are caught by their checksums.
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let index = OfferIndex::open_or_create(dir.path()).unwrap();
-        index.upsert(random_offers(&mut rng(10), 50)).unwrap();
-        index.commit().unwrap();
-    }
+    let dir = written_index(10);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "store") {
@@ -187,12 +186,7 @@ fn corrupt_directory_is_an_error() {
 
 #[test]
 fn an_index_with_other_settings_is_refused_for_a_rebuild() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let index = OfferIndex::open_or_create(dir.path()).unwrap();
-        index.upsert(random_offers(&mut rng(13), 50)).unwrap();
-        index.commit().unwrap();
-    }
+    let dir = written_index(13);
     let path = dir.path().join("meta.json");
     let mut meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
