@@ -14,7 +14,7 @@ pub(crate) struct TopK<T> {
     bound: Option<T>,
 }
 
-/// Items reserved up front, at most, for half the buffer.
+/// The largest `k` whose whole buffer, `2k` items, is reserved up front.
 const MAX_RESERVED: usize = 4_096;
 
 impl<T: Ord + Copy> TopK<T> {
