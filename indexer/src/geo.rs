@@ -127,7 +127,10 @@ const SMALL_ANGLE: f64 = 0.031_25;
 fn sin(x: f64) -> f64 {
     if x.abs() < SMALL_ANGLE {
         let x2 = x * x;
-        x * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0)))
+        // Multiplied by the reciprocals, which the compiler folds into constants: it may
+        // not turn a division into a multiplication itself, and a division takes several
+        // times a multiplication's cycles.
+        x * (1.0 - x2 * (1.0 / 6.0) * (1.0 - x2 * (1.0 / 20.0) * (1.0 - x2 * (1.0 / 42.0))))
     } else {
         x.sin()
     }

@@ -255,10 +255,26 @@ pub(crate) fn unit_noise(seed: u64, id: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// `a·b` over their common length.
+/// `a·b` over their common length, summed in eight lanes.
+///
+/// One running sum makes each addition wait for the previous one: for the taste model's
+/// 32-float rows, 32 additions in a row, which the compiler may not reorder. Eight
+/// independent sums, added pairwise at the end, fill vector registers instead. The order
+/// is fixed by the code, not the machine, so results are the same everywhere.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() as f64
+    let n = a.len().min(b.len());
+    let (a, a_tail) = a[..n].as_chunks::<8>();
+    let (b, b_tail) = b[..n].as_chunks::<8>();
+    let mut lanes = [0f32; 8];
+    for (x, y) in a.iter().zip(b) {
+        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
+        }
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    let [l0, l1, l2, l3, l4, l5, l6, l7] = lanes;
+    (((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)) + tail) as f64
 }
 
 #[cfg(test)]

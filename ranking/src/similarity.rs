@@ -108,7 +108,7 @@ impl<'a> Features<'a> {
             for c in candidates {
                 let row = embedding.len();
                 if let Some(e) = &c.embedding {
-                    let norm = e.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    let norm = (dot(e, e) as f32).sqrt();
                     if norm > 0.0 {
                         embedding.extend(e.iter().map(|x| x / norm));
                     }
