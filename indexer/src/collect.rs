@@ -14,7 +14,7 @@ use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, T
 use crate::cells::{CellCountCache, CountTerms, Deleted, SegmentCounts, Slots};
 use crate::codes::intern;
 use crate::cover::CoverCell;
-use crate::geo::{GeoPoint, Measured};
+use crate::geo::{GeoPoint, Measured, Reach};
 use crate::index::Hit;
 use crate::per_segment::PerSegment;
 use crate::query::{DigitalMode, Filters, GeoPlan, Plan, SortBy};
@@ -26,6 +26,8 @@ struct Criteria {
     geo: GeoPlan,
     /// The centre of `geo`, measured once for all the distances from it.
     centre: Option<Measured>,
+    /// The radius of a `GeoPlan::Radius`.
+    reach: Option<Reach>,
     digital: DigitalMode,
     filters: Filters,
     sort: SortBy,
@@ -112,6 +114,10 @@ impl OfferCollector {
                         Some(Measured::new(*center))
                     }
                 },
+                reach: match &plan.geo {
+                    GeoPlan::Radius { radius_m, .. } => Some(Reach::new(*radius_m)),
+                    _ => None,
+                },
                 digital: plan.digital,
                 filters: plan.filters.clone(),
                 sort: plan.sort,
@@ -147,17 +153,55 @@ impl Harvest {
 /// A kept offer, measured; best-first is `primary` ascending, then id ascending.
 #[derive(Clone, Copy)]
 pub(crate) struct Ranked {
-    primary: f64,
-    id: u64,
+    /// `primary` and the id in one integer ordered as they are, compared at once: a feed
+    /// selects and sorts its kept offers by it (3.8 % of the server's CPU in a profile of
+    /// the bench feeds), where each comparison was a float's `total_cmp`, a branch and
+    /// then the ids'.
+    key: u128,
     segment: SegmentOrdinal,
     doc: DocId,
     score: Score,
     distance_m: Option<f64>,
 }
 
+impl Ranked {
+    fn new(primary: f64, id: u64, at: DocAddress, score: Score, distance_m: Option<f64>) -> Ranked {
+        Ranked {
+            key: (u128::from(ordered_bits(primary)) << 64) | u128::from(id),
+            segment: at.segment_ord,
+            doc: at.doc_id,
+            score,
+            distance_m,
+        }
+    }
+
+    fn primary(&self) -> f64 {
+        let bits = (self.key >> 64) as u64 ^ SIGN;
+        // `ordered_bits` flipped the other bits of a negative number; flip them back.
+        f64::from_bits(if bits & SIGN == 0 { bits } else { bits ^ !SIGN })
+    }
+
+    fn id(&self) -> u64 {
+        self.key as u64
+    }
+}
+
+const SIGN: u64 = 1 << 63;
+
+/// `x`'s bits as an integer ordered as [`f64::total_cmp`] orders `x`: the sign bit
+/// flipped for positive numbers, every bit for negative ones.
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits & SIGN == 0 {
+        bits ^ SIGN
+    } else {
+        !bits
+    }
+}
+
 impl PartialEq for Ranked {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.key == other.key
     }
 }
 impl Eq for Ranked {}
@@ -168,9 +212,7 @@ impl PartialOrd for Ranked {
 }
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.primary
-            .total_cmp(&other.primary)
-            .then(self.id.cmp(&other.id))
+        self.key.cmp(&other.key)
     }
 }
 
@@ -363,7 +405,7 @@ impl Columns {
             names.get(usize::from(ord)).copied().unwrap_or_default()
         };
         Hit {
-            id: r.id,
+            id: r.id(),
             score: r.score,
             distance_m: r.distance_m,
             category: name(&self.category_names, f.category),
@@ -445,9 +487,9 @@ impl OfferSegmentCollector {
             None => (c.digital != DigitalMode::Exclude).then_some(None),
             Some(_) if c.digital == DigitalMode::Only => None,
             Some(p) => match (&c.geo, &c.centre) {
-                (GeoPlan::Radius { radius_m, .. }, Some(centre)) => {
-                    let d = centre.distance_m(&p);
-                    (d <= *radius_m).then_some(Some(d))
+                (GeoPlan::Radius { .. }, Some(centre)) => {
+                    let reach = c.reach.as_ref()?;
+                    reach.distance_m(centre, &p).map(Some)
                 }
                 (GeoPlan::Box { bbox, .. }, Some(centre)) => bbox
                     .contains(p.point())
@@ -508,15 +550,15 @@ impl OfferSegmentCollector {
 
     /// Keeps `doc`, measured, if it is among the best `keep` so far.
     fn offer(&mut self, doc: DocId, score: Score, distance_m: Option<f64>) {
-        let candidate = Ranked {
-            primary: self.primary(score, distance_m),
-            id: self.cols.ids.get(doc as usize).copied().unwrap_or(0),
-            segment: self.segment,
-            doc,
+        let id = self.cols.ids.get(doc as usize).copied().unwrap_or(0);
+        let at = DocAddress::new(self.segment, doc);
+        self.best.offer(Ranked::new(
+            self.primary(score, distance_m),
+            id,
+            at,
             score,
             distance_m,
-        };
-        self.best.offer(candidate);
+        ));
     }
 
     /// Whether an offer at least `inside_from_m` from the centre cannot make a page
@@ -529,7 +571,7 @@ impl OfferSegmentCollector {
         // strictly beyond the worst kept distance rules the offer out.
         self.best
             .bound()
-            .is_some_and(|worst| inside_from_m > worst.primary)
+            .is_some_and(|worst| inside_from_m > worst.primary())
     }
 
     /// Offers a counted offer of a cell inside the disk to the page.
@@ -635,5 +677,53 @@ impl SegmentCollector for OfferSegmentCollector {
             total: self.total,
             facets,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_order_as_total_cmp_then_id_and_give_back_primary() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            1.0,
+            2.5,
+            30_000.0,
+            1e300,
+            f64::INFINITY,
+        ];
+        let ranked: Vec<Ranked> = values
+            .iter()
+            .flat_map(|&v| [7, 3].map(|id| Ranked::new(v, id, DocAddress::new(0, 0), 0.0, None)))
+            .collect();
+        for a in &ranked {
+            for b in &ranked {
+                let want = a
+                    .primary()
+                    .total_cmp(&b.primary())
+                    .then(a.id().cmp(&b.id()));
+                assert_eq!(
+                    a.cmp(b),
+                    want,
+                    "{} #{} against {} #{}",
+                    a.primary(),
+                    a.id(),
+                    b.primary(),
+                    b.id()
+                );
+            }
+        }
+        assert!(ranked
+            .iter()
+            .zip(values.iter().flat_map(|v| [v, v]))
+            .all(|(r, v)| r.primary().to_bits() == v.to_bits()));
     }
 }

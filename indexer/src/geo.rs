@@ -104,14 +104,64 @@ impl Measured {
 
     /// The great-circle distance to `other`, in metres.
     pub(crate) fn distance_m(&self, other: &Measured) -> f64 {
+        metres(self.haversine(other))
+    }
+
+    /// The haversine of the central angle to `other`, which grows with the distance:
+    /// sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2).
+    #[inline]
+    fn haversine(&self, other: &Measured) -> f64 {
         let (a, b) = (self.point, other.point);
         let dphi = b.lat.to_radians() - a.lat.to_radians();
         let dlambda = (b.lon - a.lon).to_radians();
         let s_phi = sin(dphi * 0.5);
         let s_lambda = sin(dlambda * 0.5);
-        let h =
-            (s_phi * s_phi + self.cos_lat * other.cos_lat * s_lambda * s_lambda).clamp(0.0, 1.0);
-        2.0 * EARTH_RADIUS_M * asin(h.sqrt())
+        (s_phi * s_phi + self.cos_lat * other.cos_lat * s_lambda * s_lambda).clamp(0.0, 1.0)
+    }
+}
+
+/// The distance, in metres, of a central angle of haversine `h`.
+#[inline]
+fn metres(h: f64) -> f64 {
+    2.0 * EARTH_RADIUS_M * asin(h.sqrt())
+}
+
+/// A disk's radius, with the haversine beyond which a point is surely outside it: a
+/// search tests thousands of offers against its disk, and those the haversine turns away
+/// need no square root and arcsine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Reach {
+    radius_m: f64,
+    max_haversine: f64,
+}
+
+impl Reach {
+    pub(crate) fn new(radius_m: f64) -> Reach {
+        let half_angle = radius_m / (2.0 * EARTH_RADIUS_M);
+        let max_haversine = if half_angle < std::f64::consts::FRAC_PI_2 {
+            // Raised by a millionth of a millionth: the haversine and the distance are each
+            // within a few ulps of the truth, so no point whose distance is within the
+            // radius has a haversine above it, and [`Reach::distance_m`] keeps exactly the
+            // points the distance alone would.
+            half_angle.sin().powi(2) * (1.0 + 1e-12)
+        } else {
+            f64::INFINITY
+        };
+        Reach {
+            radius_m,
+            max_haversine,
+        }
+    }
+
+    /// The distance from `centre` to `point` when it is within the radius.
+    #[inline]
+    pub(crate) fn distance_m(&self, centre: &Measured, point: &Measured) -> Option<f64> {
+        let h = centre.haversine(point);
+        if h > self.max_haversine {
+            return None;
+        }
+        let d = metres(h);
+        (d <= self.radius_m).then_some(d)
     }
 }
 
@@ -292,6 +342,40 @@ mod tests {
             "{}",
             haversine_m(a, b)
         );
+    }
+
+    #[test]
+    fn a_reach_keeps_what_the_distance_keeps() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut turned_away = 0;
+        for _ in 0..100_000 {
+            let lat = rng.gen_range(-60.0..60.0);
+            let lon = rng.gen_range(-177.0..177.0);
+            let centre = Measured::new(GeoPoint::new(lat, lon).unwrap());
+            let spread = [0.001, 0.05, 2.0][rng.gen_range(0..3)];
+            let point = Measured::new(
+                GeoPoint::new(
+                    lat + rng.gen_range(-spread..spread),
+                    lon + rng.gen_range(-spread..spread),
+                )
+                .unwrap(),
+            );
+            let d = centre.distance_m(&point);
+            // Radii exactly at the distance and one ulp either side, where rounding
+            // could part the haversine's verdict from the distance's.
+            for radius in [d.next_down(), d, d.next_up(), d * 0.999, d * 1.001] {
+                if radius <= 0.0 {
+                    continue;
+                }
+                let want = (d <= radius).then_some(d);
+                assert_eq!(Reach::new(radius).distance_m(&centre, &point), want);
+            }
+            let far = Reach::new(d * 0.99);
+            turned_away += usize::from(centre.haversine(&point) > far.max_haversine);
+        }
+        // The shortcut is taken, not only the distance.
+        assert!(turned_away > 90_000, "{turned_away}");
     }
 
     #[test]
