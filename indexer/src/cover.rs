@@ -23,7 +23,7 @@ use std::sync::{OnceLock, RwLock};
 use h3o::{CellIndex, LatLng, Resolution};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::geo::{haversine_m, GeoPoint};
+use crate::geo::{haversine_m, GeoPoint, Measured};
 
 /// Resolutions indexed for every physical offer, coarsest first
 /// (average edge from about 158 km down to about 174 m).
@@ -158,6 +158,9 @@ pub(crate) fn disk_cover_at(
     seen.insert(start);
     let mut queue = VecDeque::from([start]);
     let mut kept = Vec::new();
+    // Measured once: a cover visits hundreds of cells, and `haversine_m` would work out
+    // the centre's cosine again for each.
+    let from = Measured::new(centre);
     let known = shapes().read().unwrap_or_else(|e| e.into_inner());
     let mut computed = Vec::new();
     let covered = loop {
@@ -170,7 +173,7 @@ pub(crate) fn disk_cover_at(
             shape
         });
         let spread = shape.spread_m;
-        let d = haversine_m(centre, shape.centre);
+        let d = from.distance_m(&shape.centre);
         // The start cell holds the centre, so it is always kept.
         if cell != start && d > radius_m + spread {
             continue;
@@ -205,7 +208,8 @@ pub(crate) fn disk_cover_at(
 /// What a cover needs to know of a cell.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
-    centre: GeoPoint,
+    /// With its latitude's cosine, which every cover measuring the cell needs.
+    centre: Measured,
     /// Every point of the cell is within this distance of its centre (the circumradius
     /// with the cover's margins).
     spread_m: f64,
@@ -226,7 +230,7 @@ impl Shape {
         }
         let centre = GeoPoint::from_latlng(LatLng::from(cell));
         Shape {
-            centre,
+            centre: Measured::new(centre),
             spread_m: circumradius_m(cell, centre) * (1.0 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN_M,
             adjacent,
             len,
