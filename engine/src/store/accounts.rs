@@ -202,7 +202,7 @@ impl Store {
         history_limit: i64,
         now: Timestamp,
     ) -> Result<Option<UserContext>, EngineError> {
-        let read = on_pool!(self, p => {
+        let read = on_pool!(in &self.feed_pool, p => {
             let mut c = p.acquire().await?;
             match sqlx::query_as::<_, UserWithDepositRow>(&USER_WITH_DEPOSIT)
                 .bind(id.0)

@@ -63,11 +63,12 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool and the type `Db` naming its
-/// database, compiled once per dialect.
+/// Runs `$body` with `$pool` bound to the store's concrete pool (or, after `in`, to the
+/// concrete pool of that [`Pool`]) and the type `Db` naming its database, compiled once
+/// per dialect.
 macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.pool {
+    (in $which:expr, $pool:ident => $body:expr) => {
+        match $which {
             $crate::store::Pool::Sqlite($pool) => {
                 #[allow(dead_code)]
                 type Db = sqlx::Sqlite;
@@ -79,6 +80,9 @@ macro_rules! on_pool {
                 $body
             }
         }
+    };
+    ($store:expr, $pool:ident => $body:expr) => {
+        $crate::store::on_pool!(in &$store.pool, $pool => $body)
     };
 }
 pub(crate) use on_pool;
@@ -110,6 +114,9 @@ pub(crate) use in_tx;
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// The pool a feed reads its user from: on PostgreSQL a small one of its own (see
+    /// [`DEFAULT_PG_FEED_CONNECTIONS`]), on SQLite the same as `pool`.
+    pub(crate) feed_pool: Pool,
     write_lock: Arc<Mutex<()>>,
 }
 
@@ -123,53 +130,71 @@ pub const DEFAULT_PG_CONNECTIONS: u32 = 16;
 /// the server may have ended it meanwhile. Busier ones are lent as they are.
 const PING_IF_IDLE: Duration = Duration::from_secs(1);
 
-/// The size of the PostgreSQL pool: `MOSAIC_PG_CONNECTIONS` when it is a positive
-/// number, [`DEFAULT_PG_CONNECTIONS`] otherwise (with a warning when it is set to
-/// anything else, so that a typo does not go unnoticed).
-fn pg_connections() -> u32 {
-    let Ok(value) = std::env::var("MOSAIC_PG_CONNECTIONS") else {
-        return DEFAULT_PG_CONNECTIONS;
+/// PostgreSQL connections of the feeds' own pool unless `MOSAIC_PG_FEED_CONNECTIONS` says
+/// otherwise. A feed reads its user in two short statements and holds no lock, so more
+/// backends than cores only take turns on them: on the 2-core benchmark machine, with the
+/// feeds' reads on 4 connections of their own instead of the store's 16, a feed cost
+/// PostgreSQL 0.305–0.340 ms of CPU instead of 0.370–0.415, less in each of 20 alternated
+/// rounds (benches/RESULTS.md). Bookings keep the store's pool, which they need.
+pub const DEFAULT_PG_FEED_CONNECTIONS: u32 = 4;
+
+/// The size of a PostgreSQL pool: the environment variable `variable` when it is a
+/// positive number, `default` otherwise (with a warning when it is set to anything else,
+/// so that a typo does not go unnoticed).
+fn pg_connections(variable: &str, default: u32) -> u32 {
+    let Ok(value) = std::env::var(variable) else {
+        return default;
     };
     match value.trim().parse() {
         Ok(n) if n > 0 => n,
         _ => {
             tracing::warn!(
+                variable,
                 value,
-                default = DEFAULT_PG_CONNECTIONS,
-                "MOSAIC_PG_CONNECTIONS is not a positive number; using the default"
+                default,
+                "not a positive number of connections; using the default"
             );
-            DEFAULT_PG_CONNECTIONS
+            default
         }
     }
 }
 
+/// How every PostgreSQL pool of the store lends its connections, up to `max` of them.
+fn pg_pool_options(max: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        // sqlx pings every connection it hands out by default: a round trip per query or
+        // transaction, 2.7 % of the server's CPU under a feed load. Only a connection that
+        // sat idle is pinged (and replaced if the server ended it meanwhile, e.g. by
+        // restarting); under load none waits that long.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file
-    /// and its folder if missing, and runs the migrations. A PostgreSQL pool holds up
-    /// to [`DEFAULT_PG_CONNECTIONS`] connections, or `MOSAIC_PG_CONNECTIONS`.
+    /// and its folder if missing, and runs the migrations. On PostgreSQL the store
+    /// holds up to [`DEFAULT_PG_CONNECTIONS`] connections (or `MOSAIC_PG_CONNECTIONS`),
+    /// and the feeds up to [`DEFAULT_PG_FEED_CONNECTIONS`] more of their own (or
+    /// `MOSAIC_PG_FEED_CONNECTIONS`).
     pub async fn connect(url: &str) -> Result<Store, EngineError> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(pg_connections())
-                    .acquire_timeout(Duration::from_secs(30))
-                    // sqlx pings every connection it hands out by default: a round trip
-                    // per query or transaction, 2.7 % of the server's CPU under a feed
-                    // load. Only a connection that sat idle is pinged (and replaced if
-                    // the server ended it meanwhile, e.g. by restarting); under load none
-                    // waits that long.
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= PING_IF_IDLE {
-                                conn.ping().await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    .connect_with(options)
-                    .await?,
+                pg_pool_options(pg_connections(
+                    "MOSAIC_PG_CONNECTIONS",
+                    DEFAULT_PG_CONNECTIONS,
+                ))
+                .connect_with(options)
+                .await?,
             )
         } else if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -213,8 +238,20 @@ impl Store {
                 "unsupported DATABASE_URL {url:?}: expected sqlite://PATH or postgres://…"
             )));
         };
+        let feed_pool = match &pool {
+            Pool::Postgres(_) => Pool::Postgres(
+                pg_pool_options(pg_connections(
+                    "MOSAIC_PG_FEED_CONNECTIONS",
+                    DEFAULT_PG_FEED_CONNECTIONS,
+                ))
+                .connect_with(PgConnectOptions::from_str(url)?)
+                .await?,
+            ),
+            Pool::Sqlite(_) => pool.clone(),
+        };
         let store = Store {
             pool,
+            feed_pool,
             write_lock: Arc::new(Mutex::new(())),
         };
         store.migrate().await?;
@@ -274,7 +311,8 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        on_pool!(self, p => p.close().await);
+        on_pool!(in &self.feed_pool, p => p.close().await)
     }
 
     /// Whether [`Store::close`] was called: background jobs that fail afterwards are
@@ -323,4 +361,41 @@ impl Table {
         Table::Bookings,
         Table::Interactions,
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+    use crate::testing::TestStore;
+
+    /// On PostgreSQL a feed reads its user on a pool of its own, so it answers while
+    /// bookings hold every connection of the store's.
+    #[tokio::test]
+    async fn feeds_read_their_user_while_the_stores_pool_is_taken() {
+        let Some(test) = TestStore::postgres().await else {
+            return;
+        };
+        let store = &test.store;
+        let Pool::Postgres(pool) = &store.pool else {
+            panic!("a PostgreSQL store");
+        };
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            held.push(
+                pool.acquire()
+                    .await
+                    .expect("a connection of the store's pool"),
+            );
+        }
+        assert!(pool.try_acquire().is_none(), "the store's pool is taken");
+        let read = tokio::time::timeout(
+            Duration::from_secs(10),
+            store.user_context(UserId(1), 10, 0),
+        )
+        .await
+        .expect("the feed's read did not wait for the store's pool");
+        assert!(read.expect("the read").is_none(), "an empty store");
+        drop(held);
+    }
 }
