@@ -239,12 +239,12 @@ impl Store {
             )));
         };
         let feed_pool = match &pool {
-            Pool::Postgres(_) => Pool::Postgres(
+            Pool::Postgres(p) => Pool::Postgres(
                 pg_pool_options(pg_connections(
                     "MOSAIC_PG_FEED_CONNECTIONS",
                     DEFAULT_PG_FEED_CONNECTIONS,
                 ))
-                .connect_with(PgConnectOptions::from_str(url)?)
+                .connect_with((*p.connect_options()).clone())
                 .await?,
             ),
             Pool::Sqlite(_) => pool.clone(),
