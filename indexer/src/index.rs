@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tantivy::collector::Collector;
-use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::EnableScoring;
 use tantivy::query::{
@@ -13,8 +12,8 @@ use tantivy::query::{
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocAddress, Executor, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
-    TantivyDocument, Term,
+    DocAddress, DocSet, Executor, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy,
+    Searcher, TantivyDocument, Term, TERMINATED,
 };
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
@@ -144,6 +143,41 @@ impl SearchResults {
         };
         let doc: TantivyDocument = searcher.doc(hit.address)?;
         OfferDoc::from_document(&doc, fields)
+    }
+}
+
+/// Stored offers by id, from the state of the index it was made at
+/// ([`OfferIndex::lookup`]).
+pub struct Lookup {
+    searcher: Searcher,
+    fields: Fields,
+}
+
+impl Lookup {
+    /// The stored offer with this id, if the index holds it. Reads the id's postings
+    /// segment by segment: no query to weigh or score, for the one live document.
+    pub fn get(&self, id: u64) -> Result<Option<OfferDoc>, IndexError> {
+        let term = Term::from_field_u64(self.fields.id, id);
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let Some(mut postings) = segment
+                .inverted_index(self.fields.id)?
+                .read_postings(&term, IndexRecordOption::Basic)
+                .map_err(tantivy::TantivyError::from)?
+            else {
+                continue;
+            };
+            let alive = segment.alive_bitset();
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    let stored: TantivyDocument =
+                        self.searcher.doc(DocAddress::new(ord as u32, doc))?;
+                    return OfferDoc::from_document(&stored, &self.fields).map(Some);
+                }
+                doc = postings.advance();
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -370,20 +404,16 @@ impl OfferIndex {
 
     /// The stored offer with this id, if any.
     pub fn get(&self, id: u64) -> Result<Option<OfferDoc>, IndexError> {
-        let searcher = self.reader.searcher();
-        let q = TermQuery::new(
-            Term::from_field_u64(self.fields.id, id),
-            IndexRecordOption::Basic,
-        );
-        let Some((_, addr)) = searcher
-            .search(&q, &TopDocs::with_limit(1))?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
-        };
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        OfferDoc::from_document(&doc, &self.fields).map(Some)
+        self.lookup().get(id)
+    }
+
+    /// Reads offers by id from the index as it stands now, however many commits follow:
+    /// a page of them from one state.
+    pub fn lookup(&self) -> Lookup {
+        Lookup {
+            searcher: self.reader.searcher(),
+            fields: self.fields.clone(),
+        }
     }
 
     /// Runs a search. Bad input (see [`IndexError::is_bad_input`]) is

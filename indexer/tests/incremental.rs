@@ -107,6 +107,31 @@ fn changes_are_visible_right_after_commit() {
 }
 
 #[test]
+fn a_lookup_reads_the_state_it_was_made_at() {
+    let index = OfferIndex::in_ram().unwrap();
+    let before = offer(1, "Concert de jazz");
+    index.upsert([before.clone(), offer(2, "Théâtre")]).unwrap();
+    index.commit().unwrap();
+    let old = index.lookup();
+
+    let mut after = before.clone();
+    after.sold_out = true;
+    index.upsert([after.clone()]).unwrap();
+    index.delete(2).unwrap();
+    index.upsert([offer(3, "Cirque")]).unwrap();
+    index.commit().unwrap();
+
+    // The replaced document is still in the index, deleted: each lookup finds the live one.
+    let new = index.lookup();
+    assert_eq!(new.get(1).unwrap(), Some(after));
+    assert_eq!(new.get(2).unwrap(), None);
+    assert_eq!(new.get(3).unwrap().unwrap().title, "Cirque");
+    assert_eq!(old.get(1).unwrap(), Some(before));
+    assert_eq!(old.get(2).unwrap().unwrap().title, "Théâtre");
+    assert_eq!(old.get(3).unwrap(), None);
+}
+
+#[test]
 fn last_upsert_of_a_batch_wins() {
     let index = OfferIndex::in_ram().unwrap();
     index
