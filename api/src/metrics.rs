@@ -1,5 +1,5 @@
-//! Prometheus metrics: per-route latency histograms, booking events and index freshness,
-//! rendered at `/metrics`.
+//! Prometheus metrics: per-route latency histograms, feed stages and rankings, booking
+//! events and index freshness, rendered at `/metrics`.
 //!
 //! One registry per process (every router in a process, tests included, shares it);
 //! labels keep routes apart.
@@ -30,6 +30,8 @@ struct Metrics {
     latency: HistogramVec,
     /// `mosaic_feed_stage_seconds{stage}`.
     feed_stages: HistogramVec,
+    /// `mosaic_feed_pages_total{ranking}`.
+    feed_pages: IntCounterVec,
     /// `mosaic_bookings_total{event}`.
     bookings: IntCounterVec,
     /// `mosaic_index_age_seconds`.
@@ -58,6 +60,15 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         &["stage"],
     )
     .expect("valid histogram");
+    let feed_pages = IntCounterVec::new(
+        Opts::new(
+            "mosaic_feed_pages_total",
+            "Feed pages served, by ranking: fresh (ranked for the request) or kept (cut from \
+             the ranking of the feed's first page)",
+        ),
+        &["ranking"],
+    )
+    .expect("valid counter");
     let bookings = IntCounterVec::new(
         Opts::new(
             "mosaic_bookings_total",
@@ -76,6 +87,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     for collector in [
         Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(feed_stages.clone()),
+        Box::new(feed_pages.clone()),
         Box::new(bookings.clone()),
         Box::new(index_age.clone()),
         Box::new(indexed_offers.clone()),
@@ -88,13 +100,15 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         registry,
         latency,
         feed_stages,
+        feed_pages,
         bookings,
         index_age,
         indexed_offers,
     }
 });
 
-/// Records where a feed request spent its time.
+/// Records where a feed request spent its time (a page cut from a kept ranking spends
+/// none in the stages it skipped), and whether its ranking was fresh or kept.
 pub fn feed_stages(timings: &engine::FeedTimings) {
     for (stage, spent) in timings.stages() {
         METRICS
@@ -102,6 +116,8 @@ pub fn feed_stages(timings: &engine::FeedTimings) {
             .with_label_values(&[stage])
             .observe(spent.as_secs_f64());
     }
+    let ranking = if timings.kept { "kept" } else { "fresh" };
+    METRICS.feed_pages.with_label_values(&[ranking]).inc();
 }
 
 /// Counts `n` booking events (`created`, `cancelled`, `used`, `expired`).

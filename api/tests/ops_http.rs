@@ -193,24 +193,37 @@ async fn ready_metrics_and_request_ids() {
 async fn feeds_are_timed_stage_by_stage() {
     let t = TestStore::sqlite().await;
     let mut f = Fixture::new(1);
-    f.offer(OfferSpec::default());
+    for _ in 0..12 {
+        f.offer(OfferSpec::default());
+    }
     let user = f.user(Some(Cents(5_000)), None);
     f.write(&t.store).await;
     let s = Server::start(t.store.clone()).await;
-    let (status, page, _) = s.get(&format!("/v1/feed?user_id={}", user.0)).await;
+    let path = format!("/v1/feed?user_id={}&limit=5", user.0);
+    let (status, page, _) = s.get(&path).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let (status, page2, _) = s.get(&format!("{path}&cursor={cursor}")).await;
+    assert_eq!(status, StatusCode::OK, "{page2}");
+    assert_eq!(page2["items"].as_array().unwrap().len(), 5);
     let metrics = s.raw(reqwest::Method::GET, "/metrics", None, None).await;
     let text = String::from_utf8(metrics.body).unwrap();
-    for stage in ["boosts", "profile", "candidates", "rank", "cards"] {
-        let count = format!("mosaic_feed_stage_seconds_count{{stage=\"{stage}\"}}");
-        let n: u64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix(&count))
-            .unwrap_or_else(|| panic!("no {count} in {text}"))
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
             .trim()
             .parse()
-            .unwrap();
-        assert!(n >= 1, "{count} {n}");
+            .unwrap()
+    };
+    for stage in ["boosts", "profile", "candidates", "rank", "cards"] {
+        let count = format!("mosaic_feed_stage_seconds_count{{stage=\"{stage}\"}}");
+        assert!(value(&count) >= 2, "{count}");
+    }
+    // Page 2 was cut from the ranking page 1 kept.
+    for ranking in ["fresh", "kept"] {
+        let pages = format!("mosaic_feed_pages_total{{ranking=\"{ranking}\"}}");
+        assert!(value(&pages) >= 1, "{pages}");
     }
 }
 

@@ -353,8 +353,8 @@ impl Engine {
                 cursor: None,
             };
             let timings = &mut FeedTimings::default();
-            let (before, taste) = self.feed_with(&req, &active.set, timings).await?;
-            let (after_page, _) = self.feed_with(&req, &after, timings).await?;
+            let (before, taste) = self.feed_with(&req, &active.set, None, timings).await?;
+            let (after_page, _) = self.feed_with(&req, &after, None, timings).await?;
             let checks_before = page_check(&before.items, &taste.profile);
             let checks_after = page_check(&after_page.items, &taste.profile);
             let items = |page: &[OfferCard]| -> Vec<PreviewItem> {

@@ -51,6 +51,8 @@ pub struct Engine {
     pub(crate) boost_cache: Mutex<crate::curation::BoostCache>,
     /// Every feed's digital candidates, with the index generation they were searched at.
     pub(crate) digital_cache: Mutex<Option<(u64, Arc<indexer::SearchResults>)>>,
+    /// The rankings of recent first pages, for the pages after them.
+    pub(crate) ranked_feeds: crate::ranked_feeds::RankedFeeds,
 }
 
 /// Written beside an on-disk index: the instant it reflects the store as of.
@@ -167,6 +169,7 @@ impl Engine {
             model: std::sync::RwLock::new(None),
             boost_cache: Mutex::new(Default::default()),
             digital_cache: Mutex::new(None),
+            ranked_feeds: Default::default(),
         });
         // Read the clock before the store: what changes meanwhile is caught next time.
         let started = now();
@@ -451,6 +454,8 @@ impl Engine {
             )
             .await?;
         self.mark_dirty(booking.offer_id);
+        // Less credit and one more booking: the pages after this are ranked for them.
+        self.ranked_feeds.forget(user);
         Ok(BookingView::from(&booking))
     }
 }
@@ -479,6 +484,7 @@ impl Engine {
         })?;
         self.store.cancel(id, by, now()).await?;
         self.mark_dirty(booking.offer_id);
+        self.ranked_feeds.forget(booking.user_id);
         Ok(())
     }
 }

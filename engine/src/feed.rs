@@ -3,15 +3,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indexer::{DigitalMode, GeoFilter, Hit, Query, SearchResults, SortBy};
+use indexer::{DigitalMode, GeoFilter, Query, SearchResults, SortBy};
 use ranking::{rank, Candidate, RankConfig, RankContext, Reason};
 
 use crate::boost::BoostSet;
+use crate::curation::ActiveBoosts;
 use crate::domain::Coordinates;
 use crate::engine::{now, Engine};
 use crate::error::EngineError;
 use crate::ids::{OfferId, UserId};
-use crate::profile::{taste, UserTaste};
+use crate::profile::{taste, Anchors, UserTaste};
+use crate::ranked_feeds::{FeedKey, RankedFeed, RankedOffer, DEPTH};
 use crate::search::format_distance;
 use crate::store::UserContext;
 use crate::taste::embed;
@@ -51,6 +53,9 @@ pub struct FeedTimings {
     pub rank: Duration,
     /// The page's cards: stored fields from the index, reasons in French.
     pub cards: Duration,
+    /// The page was cut from the ranking its first page kept: it had no profile,
+    /// candidates or rank stage.
+    pub kept: bool,
 }
 
 impl FeedTimings {
@@ -99,30 +104,74 @@ impl Engine {
             boosts: lap.lap(),
             ..FeedTimings::default()
         };
-        let (page, _) = self.feed_with(req, &boosts.set, &mut timings).await?;
+        if let Some(page) = self.kept_page(req, &boosts, &mut timings)? {
+            return Ok((page, timings));
+        }
+        let (page, _) = self
+            .feed_with(req, &boosts.set, Some(&boosts), &mut timings)
+            .await?;
         Ok((page, timings))
     }
 
+    /// The page a cursor asks for, cut from the ranking its first page kept, if it is
+    /// still kept and holds it; `None` when the feed must be ranked afresh.
+    fn kept_page(
+        &self,
+        req: &FeedRequest,
+        boosts: &Arc<ActiveBoosts>,
+        timings: &mut FeedTimings,
+    ) -> Result<Option<Page<OfferCard>>, EngineError> {
+        let (radius_km, cursor) = checked(req)?;
+        // A first page is always ranked afresh: pulling the feed sees what is new.
+        let Some(day) = cursor.day else {
+            return Ok(None);
+        };
+        let key = FeedKey::new(day, req.at, radius_km);
+        let Some(kept) = self
+            .ranked_feeds
+            .get(req.user_id, &key, boosts, self.model().as_ref())
+        else {
+            return Ok(None);
+        };
+        let mut lap = Lap::start();
+        // Offers as they are now: one sold out or withdrawn since is not shown.
+        let lookup = self.index.lookup();
+        let page = cut_page(
+            &kept.offers,
+            |o| o.id,
+            cursor,
+            req.limit,
+            kept.candidates,
+            |o| {
+                let Some(doc) = lookup.get(o.id)?.filter(|d| !d.sold_out) else {
+                    return Ok(None);
+                };
+                let digital = doc.location.is_none();
+                let reason = self.reason(&o.reason, &kept.anchors, o.id, digital, &doc.title);
+                Ok(Some(self.card(doc, o.distance_m, reason)))
+            },
+        )?;
+        // Short of the depth it was ranked to: the pages after it are ranked afresh.
+        if page.items.len() < req.limit && !kept.complete {
+            return Ok(None);
+        }
+        timings.cards = lap.lap();
+        timings.kept = true;
+        Ok(Some(page))
+    }
+
     /// The feed under the given boosts, with the taste it was ranked for: what a boost
-    /// preview compares. Fills every stage of `timings` but the boosts'.
+    /// preview compares. With `keep`, the boosts in force, the ranking is made
+    /// [`DEPTH`] deep and kept for the next pages. Fills every stage of `timings` but
+    /// the boosts'.
     pub(crate) async fn feed_with(
         &self,
         req: &FeedRequest,
         boosts: &BoostSet,
+        keep: Option<&Arc<ActiveBoosts>>,
         timings: &mut FeedTimings,
     ) -> Result<(Page<OfferCard>, UserTaste), EngineError> {
-        if !(1..=50).contains(&req.limit) {
-            return Err(EngineError::BadInput(
-                "limit must be between 1 and 50".into(),
-            ));
-        }
-        let radius_km = req.radius_km.unwrap_or(30.0);
-        if !(0.1..=200.0).contains(&radius_km) {
-            return Err(EngineError::BadInput(
-                "radius_km must be between 0.1 and 200".into(),
-            ));
-        }
-        let cursor = FeedCursor::parse(req.cursor.as_deref())?;
+        let (radius_km, cursor) = checked(req)?;
         let mut lap = Lap::start();
         let now = now();
         let UserContext {
@@ -208,48 +257,64 @@ impl Engine {
         // the previous page, though: offers already shown are skipped and the page is
         // topped up from further down, so no page repeats an earlier one.
         let want = (cursor.offset + req.limit + cursor.shown.len()).min(MAX_RANKED);
+        let depth = match keep {
+            Some(_) => want.max(DEPTH),
+            None => want,
+        };
         let ranked = rank(
             &candidates,
             &taste.profile,
             &RankConfig::default(),
             &ctx,
-            want,
+            depth,
         );
         timings.rank = lap.lap();
-        let mut items = Vec::with_capacity(req.limit);
-        let mut shown = cursor.shown;
-        let mut end = cursor.offset;
-        for (pos, r) in ranked.iter().enumerate().skip(cursor.offset) {
-            if items.len() == req.limit {
-                break;
-            }
-            end = pos + 1;
-            let hit = hits[r.index];
-            if shown.contains(&hit.id) {
-                continue;
-            }
-            shown.push(hit.id);
-            let results = if r.index < physical_count {
-                &physical
-            } else {
-                &*digital
-            };
-            let doc = results.stored(hit)?;
-            let reason = self.reason(&r.reason, &taste, hit, &doc.title);
-            items.push(self.card(hit, doc, reason)?);
+        let page = cut_page(
+            &ranked,
+            |r| hits[r.index].id,
+            FeedCursor {
+                day: Some(day),
+                ..cursor
+            },
+            req.limit,
+            candidates.len(),
+            |r| {
+                let hit = hits[r.index];
+                let results = if r.index < physical_count {
+                    &physical
+                } else {
+                    &*digital
+                };
+                let doc = results.stored(hit)?;
+                let digital = hit.location.is_none();
+                let reason = self.reason(&r.reason, &taste.anchors, hit.id, digital, &doc.title);
+                Ok(Some(self.card(doc, hit.distance_m, reason)))
+            },
+        )?;
+        if let Some(boosts) = keep {
+            self.ranked_feeds.put(
+                req.user_id,
+                RankedFeed {
+                    key: FeedKey::new(day, req.at, radius_km),
+                    offers: ranked
+                        .iter()
+                        .map(|r| RankedOffer {
+                            id: hits[r.index].id,
+                            distance_m: hits[r.index].distance_m,
+                            reason: r.reason.clone(),
+                        })
+                        .collect(),
+                    complete: ranked.len() < depth,
+                    candidates: candidates.len(),
+                    anchors: taste.anchors.clone(),
+                    boosts: boosts.clone(),
+                    model: model.as_ref().map(Arc::downgrade),
+                    made: Instant::now(),
+                },
+            );
         }
-        let next_cursor =
-            (items.len() == req.limit && end < MAX_FEED_DEPTH && candidates.len() > shown.len())
-                .then(|| {
-                    FeedCursor {
-                        offset: end,
-                        day: Some(day),
-                        shown,
-                    }
-                    .encode()
-                });
         timings.cards = lap.lap();
-        Ok((Page { items, next_cursor }, taste))
+        Ok((page, taste))
     }
 
     /// The digital candidates, the same for every feed: searched again only when the
@@ -272,8 +337,16 @@ impl Engine {
         Ok(results)
     }
 
-    /// The reason shown for `hit`, titled `title`.
-    fn reason(&self, reason: &Reason, taste: &UserTaste, hit: &Hit, title: &str) -> ReasonView {
+    /// The reason shown for offer `id`, titled `title`; `anchors` are what a "because you
+    /// booked" reason may name.
+    fn reason(
+        &self,
+        reason: &Reason,
+        anchors: &Anchors,
+        id: u64,
+        digital: bool,
+        title: &str,
+    ) -> ReasonView {
         match reason {
             Reason::NearYou { distance_m } => ReasonView {
                 kind: "near_you",
@@ -281,7 +354,7 @@ impl Engine {
             },
             Reason::BecauseYouBooked { category } => ReasonView {
                 kind: "because_you_booked",
-                label: match taste.anchor(category, OfferId(hit.id as i64), title) {
+                label: match anchors.anchor(category, OfferId(id as i64), title) {
                     Some(title) => format!("Parce que vous avez réservé « {title} »"),
                     None => format!(
                         "Parce que vous aimez : {}",
@@ -302,7 +375,7 @@ impl Engine {
             },
             Reason::Popular => ReasonView {
                 kind: "popular",
-                label: if hit.location.is_none() {
+                label: if digital {
                     "Populaire en ligne"
                 } else {
                     "Populaire près de chez vous"
@@ -311,6 +384,64 @@ impl Engine {
             },
         }
     }
+}
+
+/// The request's radius (30 km unless it says) and cursor, or why they are refused.
+fn checked(req: &FeedRequest) -> Result<(f64, FeedCursor), EngineError> {
+    if !(1..=50).contains(&req.limit) {
+        return Err(EngineError::BadInput(
+            "limit must be between 1 and 50".into(),
+        ));
+    }
+    let radius_km = req.radius_km.unwrap_or(30.0);
+    if !(0.1..=200.0).contains(&radius_km) {
+        return Err(EngineError::BadInput(
+            "radius_km must be between 0.1 and 200".into(),
+        ));
+    }
+    Ok((radius_km, FeedCursor::parse(req.cursor.as_deref())?))
+}
+
+/// Cuts the page `cursor` asks for out of `ranking`: from the cursor's position, the
+/// offers not shown yet that `card` gives a card for (`None`: it can no longer be shown),
+/// until there are `limit`. The next cursor starts past the last one looked at, unless
+/// the page is short, the feed is [`MAX_FEED_DEPTH`] deep or all `candidates` are shown.
+fn cut_page<T>(
+    ranking: &[T],
+    id: impl Fn(&T) -> u64,
+    cursor: FeedCursor,
+    limit: usize,
+    candidates: usize,
+    mut card: impl FnMut(&T) -> Result<Option<OfferCard>, EngineError>,
+) -> Result<Page<OfferCard>, EngineError> {
+    let mut items = Vec::with_capacity(limit);
+    let mut shown = cursor.shown;
+    let mut end = cursor.offset;
+    for (pos, ranked) in ranking.iter().enumerate().skip(cursor.offset) {
+        if items.len() == limit {
+            break;
+        }
+        end = pos + 1;
+        let id = id(ranked);
+        if shown.contains(&id) {
+            continue;
+        }
+        let Some(card) = card(ranked)? else {
+            continue;
+        };
+        shown.push(id);
+        items.push(card);
+    }
+    let next_cursor = (items.len() == limit && end < MAX_FEED_DEPTH && candidates > shown.len())
+        .then(|| {
+            FeedCursor {
+                offset: end,
+                day: cursor.day,
+                shown,
+            }
+            .encode()
+        });
+    Ok(Page { items, next_cursor })
 }
 
 /// Where the next page of a feed starts: a position in the day's ranking, the day, and

@@ -22,6 +22,7 @@ pub mod me;
 pub mod money;
 pub mod partner;
 pub(crate) mod profile;
+mod ranked_feeds;
 mod search;
 pub mod seed;
 pub mod simulate;

@@ -68,11 +68,16 @@ pub(crate) fn profile_from<'a>(
     }
 }
 
-/// A profile and, per category, the offers booked in it, newest first (for reasons).
+/// A profile and the offers its reasons may name.
 pub struct UserTaste {
     pub profile: Profile,
-    pub anchors: HashMap<String, Vec<Anchor>>,
+    pub anchors: Anchors,
 }
+
+/// Per category, a few offers the user booked in it, newest first: what a "because you
+/// booked « X »" reason names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Anchors(HashMap<String, Vec<Anchor>>);
 
 /// An offer the user booked, that a "because you booked « X »" reason may name.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,13 +86,13 @@ pub struct Anchor {
     pub title: String,
 }
 
-impl UserTaste {
+impl Anchors {
     /// The title of the latest offer booked in `category` other than the candidate
     /// (`offer_id`, `title`): "because you booked « X »" must not name the offer it
     /// explains, nor a namesake (the same film at another cinema). `None` when the user
     /// booked nothing else in the category, so the caller says something else.
     pub fn anchor(&self, category: &str, offer_id: OfferId, title: &str) -> Option<&str> {
-        self.anchors
+        self.0
             .get(category)?
             .iter()
             .find(|a| a.offer_id != offer_id && !same_title(&a.title, title))
@@ -132,7 +137,10 @@ pub fn taste(
     }
     let mut profile = profile_from(signals, now);
     profile.remaining_credit_cents = credit.map(|c| c.max(0) as u64);
-    UserTaste { profile, anchors }
+    UserTaste {
+        profile,
+        anchors: Anchors(anchors),
+    }
 }
 
 fn normalise(map: &mut HashMap<String, f64>) {
@@ -168,18 +176,30 @@ mod tests {
         ];
         let t = taste(&history, Taxonomy::shipped(), now, None);
         // Another offer: the latest booking in its category.
-        assert_eq!(t.anchor("CINEMA", OfferId(99), "Alien"), Some("Dune"));
+        assert_eq!(
+            t.anchors.anchor("CINEMA", OfferId(99), "Alien"),
+            Some("Dune")
+        );
         // The latest booking itself, or a namesake (the same film elsewhere): the next
         // booking with another title.
-        assert_eq!(t.anchor("CINEMA", OfferId(7), "Dune"), Some("Paddington"));
-        assert_eq!(t.anchor("CINEMA", OfferId(99), "DUNE"), Some("Paddington"));
-        // The only booking of its category: nothing to name, the caller says another thing.
-        assert_eq!(t.anchor("LIVRE", OfferId(20), "Les Misérables"), None);
         assert_eq!(
-            t.anchor("LIVRE", OfferId(21), "Germinal"),
+            t.anchors.anchor("CINEMA", OfferId(7), "Dune"),
+            Some("Paddington")
+        );
+        assert_eq!(
+            t.anchors.anchor("CINEMA", OfferId(99), "DUNE"),
+            Some("Paddington")
+        );
+        // The only booking of its category: nothing to name, the caller says another thing.
+        assert_eq!(
+            t.anchors.anchor("LIVRE", OfferId(20), "Les Misérables"),
+            None
+        );
+        assert_eq!(
+            t.anchors.anchor("LIVRE", OfferId(21), "Germinal"),
             Some("Les Misérables")
         );
-        assert_eq!(t.anchor("MUSEE", OfferId(1), "Louvre"), None);
+        assert_eq!(t.anchors.anchor("MUSEE", OfferId(1), "Louvre"), None);
     }
 
     #[test]

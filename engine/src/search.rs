@@ -1,6 +1,6 @@
 //! Search: text, place, radius and filters, with category facets.
 
-use indexer::{DigitalMode, Filters, GeoFilter, Hit, OfferDoc, Query};
+use indexer::{DigitalMode, Filters, GeoFilter, OfferDoc, Query};
 
 use crate::domain::Coordinates;
 use crate::engine::Engine;
@@ -103,8 +103,8 @@ impl Engine {
         let items = results
             .hits
             .iter()
-            .map(|h| self.card(h, results.stored(h)?, reason()))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|h| Ok(self.card(results.stored(h)?, h.distance_m, reason())))
+            .collect::<Result<Vec<_>, EngineError>>()?;
         let end = offset + items.len();
         let next_cursor = (end < results.total && end < MAX_SEARCH_DEPTH).then(|| end.to_string());
         Ok(SearchPage {
@@ -123,29 +123,29 @@ impl Engine {
         })
     }
 
-    /// The card of an index hit: fast fields from the hit, text from the stored document.
+    /// The card of an offer's stored document, `distance_m` from the point asked about.
     pub(crate) fn card(
         &self,
-        hit: &Hit,
         doc: OfferDoc,
+        distance_m: Option<f64>,
         reason: ReasonView,
-    ) -> Result<OfferCard, EngineError> {
-        Ok(OfferCard {
-            offer_id: OfferId(hit.id as i64),
+    ) -> OfferCard {
+        OfferCard {
+            offer_id: OfferId(doc.id as i64),
             title: doc.title,
-            category: hit.category.to_string(),
-            subcategory: hit.subcategory.to_string(),
-            venue: hit.venue_id.zip(hit.location).map(|(id, at)| VenueView {
+            category: doc.category,
+            subcategory: doc.subcategory,
+            venue: doc.venue_id.zip(doc.location).map(|(id, at)| VenueView {
                 id: VenueId(id as i64),
                 name: doc.venue_name.unwrap_or_default(),
                 lat: at.lat(),
                 lon: at.lon(),
-                offerer_id: OffererId(hit.offerer_id as i64),
+                offerer_id: OffererId(doc.offerer_id as i64),
             }),
-            distance_m: hit.distance_m.map(f64::round),
-            price_cents: hit.price_cents as i64,
+            distance_m: distance_m.map(f64::round),
+            price_cents: doc.price_cents as i64,
             reason,
-        })
+        }
     }
 }
 

@@ -1,16 +1,25 @@
 //! Feed and search over a generated world, a real SQLite file and a real tantivy index.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use engine::domain::Coordinates;
 use engine::ids::UserId;
+use engine::money::Cents;
 use engine::seed::{Profile, SeedConfig};
 use engine::taxonomy::Taxonomy;
-use engine::testing::TestStore;
+use engine::testing::{Fixture, OfferSpec, TestStore};
 use engine::{now, seed_store, DigitalMode, Engine, FeedRequest, SearchRequest};
 use indicatif::ProgressBar;
 
 async fn world() -> (TestStore, std::sync::Arc<Engine>) {
+    let t = seeded().await;
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    (t, engine)
+}
+
+/// A store holding the generated `ci` world.
+async fn seeded() -> TestStore {
     let t = TestStore::sqlite().await;
     let today = chrono::Utc::now().date_naive();
     seed_store(
@@ -24,8 +33,7 @@ async fn world() -> (TestStore, std::sync::Arc<Engine>) {
     )
     .await
     .unwrap();
-    let engine = Engine::open(t.store.clone(), None).await.unwrap();
-    (t, engine)
+    t
 }
 
 fn paris() -> Coordinates {
@@ -80,6 +88,76 @@ async fn feeds_are_local_diversified_deterministic_and_paged() {
             "page 2 repeats page 1"
         );
     }
+}
+
+#[tokio::test]
+async fn later_pages_are_cut_from_the_first_pages_ranking_while_it_holds() {
+    let t = seeded().await;
+    let mut f = Fixture::new(9_000_000);
+    let (_, stock) = f.offer(OfferSpec::default());
+    let user = f.user(Some(Cents(15_000)), None);
+    f.write(&t.store).await;
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    let first = FeedRequest {
+        user_id: user,
+        at: Some(paris()),
+        radius_km: Some(30.0),
+        limit: 20,
+        cursor: None,
+    };
+    let (page1, timings) = engine.feed_timed(&first).await.unwrap();
+    assert!(!timings.kept, "a first page is ranked for the request");
+    let second = FeedRequest {
+        cursor: page1.next_cursor.clone(),
+        ..first.clone()
+    };
+    let (page2, timings) = engine.feed_timed(&second).await.unwrap();
+    assert!(timings.kept, "page 2 is cut from page 1's ranking");
+    assert_eq!(timings.candidates, Duration::ZERO);
+    let third = FeedRequest {
+        cursor: page2.next_cursor.clone(),
+        ..first.clone()
+    };
+    let (page3, timings) = engine.feed_timed(&third).await.unwrap();
+    assert!(timings.kept);
+    assert_eq!(page3.items.len(), 20);
+    let (_, timings) = engine.feed_timed(&first).await.unwrap();
+    assert!(!timings.kept, "pulling the feed ranks it afresh");
+
+    // The same pages as ranking them afresh, on engines that kept nothing.
+    for (req, kept) in [(&second, &page2), (&third, &page3)] {
+        let other = Engine::open(t.store.clone(), None).await.unwrap();
+        let (fresh, timings) = other.feed_timed(req).await.unwrap();
+        assert!(!timings.kept);
+        assert_eq!(&fresh, kept);
+    }
+
+    // An offer sold out since page 1 is not shown: the page is topped up from further down.
+    let gone = page2.items[0].offer_id;
+    let mut doc = engine.index().get(gone.0 as u64).unwrap().unwrap();
+    doc.sold_out = true;
+    engine.index().upsert([doc]).unwrap();
+    engine.index().commit().unwrap();
+    let (after, timings) = engine.feed_timed(&second).await.unwrap();
+    assert!(timings.kept);
+    assert_eq!(after.items[..19], page2.items[1..]);
+    assert_eq!(after.items[19], page3.items[0]);
+
+    // A booking of the user's forgets their rankings: the next page is ranked for the
+    // credit left, and kept again.
+    engine.book(user, stock, 1, None).await.unwrap();
+    let (_, timings) = engine.feed_timed(&second).await.unwrap();
+    assert!(!timings.kept, "ranked again after the booking");
+    let (_, timings) = engine.feed_timed(&second).await.unwrap();
+    assert!(timings.kept, "kept again");
+
+    // Another place, another ranking.
+    let elsewhere = FeedRequest {
+        at: Some(Coordinates::new(48.87, 2.36).unwrap()),
+        ..second.clone()
+    };
+    let (_, timings) = engine.feed_timed(&elsewhere).await.unwrap();
+    assert!(!timings.kept);
 }
 
 #[tokio::test]
