@@ -127,20 +127,46 @@ now=$(date +%s)
 n=$requests
 draw() { psql_db -F $'\t' -c "$1" > "$2"; }
 log "drawing $n requests per family from the store"
-# Feed: users at home (70 %) or at a venue's place; pages 1 (60 %), 2 (25 %) and 3 (15 %).
-# A later page's cursor is `offset.day.shown-ids` (engine/src/feed.rs); wrk cannot carry a
-# page's next_cursor to the next request, so pages 2 and 3 name today's ranking and no
-# shown ids: the same ranking work as following the cursor.
+# Feed: users at home (70 %) or at a venue's place; pages 1 (60 %), 2 (25 %) and 3 (15 %),
+# each later page from a user who asked for the page before it, at the same place, about
+# 800 requests later (half a second to a few seconds, depending on the rate). A later page's
+# cursor is `offset.day.shown-ids` (engine/src/feed.rs); wrk cannot carry a page's
+# next_cursor to the next request, so pages 2 and 3 name today's ranking and no shown ids:
+# the same offers and the same work as following the cursor.
 day=$((now / 86400))
-draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $n),
+users=$((n * 3 / 5))
+draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $users),
            v AS (SELECT lat, lon, row_number() OVER () - 1 AS rn FROM
-                 (SELECT lat, lon FROM venues ORDER BY md5(id::text || '$seed') LIMIT $n) x),
+                 (SELECT lat, lon FROM venues ORDER BY md5(id::text || '$seed') LIMIT $users) x),
            ur AS (SELECT id, (row_number() OVER () - 1) % (SELECT count(*) FROM v) AS rn,
                          row_number() OVER () AS i FROM u)
-      SELECT 'GET', '/v1/feed?user_id=' || ur.id || '&limit=20'
+      SELECT '/v1/feed?user_id=' || ur.id || '&limit=20'
              || CASE WHEN ur.i % 10 < 3 THEN '&lat=' || round(v.lat::numeric, 5) || '&lon=' || round(v.lon::numeric, 5) ELSE '' END
-             || CASE WHEN ur.i % 20 < 12 THEN '' WHEN ur.i % 20 < 17 THEN '&cursor=20.$day.' ELSE '&cursor=40.$day.' END
-      FROM ur JOIN v USING (rn)" "$work/feed.tsv"
+      FROM ur JOIN v USING (rn)" "$work/feed-users.tsv"
+python3 - "$work/feed-users.tsv" "$day" "$n" > "$work/feed.tsv" <<'PY'
+import sys
+firsts = [line.rstrip("\n") for line in open(sys.argv[1])]
+day, n = sys.argv[2], int(sys.argv[3])
+gap = 500  # users between a user's page and their next one
+later = []  # (due at user, request)
+for j, path in enumerate(firsts):
+    # Of every 12 users, 5 ask for page 2 and 3 of those for page 3: 60/25/15 of the pages.
+    if j % 12 < 5:
+        later.append((j + gap, f"{path}&cursor=20.{day}."))
+    if j % 12 < 3:
+        later.append((j + 2 * gap, f"{path}&cursor=40.{day}."))
+later.sort(key=lambda due: due[0])
+due = 0
+lines = []
+for j, path in enumerate(firsts):
+    lines.append(path)
+    while due < len(later) and later[due][0] <= j:
+        lines.append(later[due][1])
+        due += 1
+lines += [request for _, request in later[due:]]
+for line in lines[:n]:
+    print(f"GET\t{line}")
+PY
 # Search: the first one or two words of a title, around a venue, 2–50 km, a fifth with
 # categories (percent-encoded by Python: titles have accents).
 draw "SELECT o.title, v.lat, v.lon FROM
@@ -186,9 +212,10 @@ draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
     "$work/booking.tsv"
 # --- the runs -------------------------------------------------------------------------------
 # The mix, as the app sends it: per feed, about one search (0.8), an offer detail (0.4)
-# and a booking (0.1), shuffled deterministically. Bookings are never sent twice: of the
-# booking file, the booking run books the first half (less the mix's share), the mix the
-# next n/20, the paced runs the rest.
+# and a booking (0.1), shuffled deterministically, the feeds keeping their order (a user's
+# page 2 after their page 1). Bookings are never sent twice: of the booking file, the
+# booking run books the first half (less the mix's share), the mix the next n/20, the
+# paced runs the rest.
 mix_share() { head -n "$2" "$work/$1.tsv" | tail -n "$3"; }
 drawn=$(wc -l < "$work/booking.tsv")
 half=$((drawn < n ? drawn / 2 : n))
@@ -196,13 +223,22 @@ in_mix=$((n / 20 < half / 2 ? n / 20 : half / 2))
 head -n $((half - in_mix)) "$work/booking.tsv" > "$work/booking-only.tsv"
 head -n "$half" "$work/booking.tsv" | tail -n "$in_mix" > "$work/booking-mix.tsv"
 tail -n +$((half + 1)) "$work/booking.tsv" > "$work/booking-paced.tsv"
+mix_share feed "$n" $((n / 2)) > "$work/feed-mix.tsv"
 {
-    mix_share feed "$n" $((n / 2))
     mix_share search "$n" $((n * 2 / 5))
     mix_share offer "$n" $((n / 5))
     cat "$work/booking-mix.tsv"
-} | awk -v seed="$seed" 'BEGIN {srand(seed)} {print rand() "\t" $0}' | sort -k1,1 | cut -f2- \
-    > "$work/mix.tsv"
+} > "$work/others-mix.tsv"
+python3 - "$seed" "$work/feed-mix.tsv" "$work/others-mix.tsv" > "$work/mix.tsv" <<'PY'
+import random, sys
+feeds, others = (open(path).readlines() for path in sys.argv[2:4])
+rng = random.Random(int(sys.argv[1]))
+rng.shuffle(others)
+slots = [True] * len(feeds) + [False] * len(others)
+rng.shuffle(slots)
+feeds, others = iter(feeds), iter(others)
+sys.stdout.writelines(next(feeds) if is_feed else next(others) for is_feed in slots)
+PY
 wc -l "$work"/*.tsv >&2
 
 run() { # family file [offered requests/s] -> one JSON line

@@ -164,6 +164,15 @@ def quantile(buckets, q):
     return float("inf")
 
 
+def pages(path, ranking):
+    """Feed pages served with a `ranking` (fresh or kept), from a scrape."""
+    label = f'mosaic_feed_pages_total{{ranking="{ranking}"}} '
+    for line in open(path, encoding="utf-8"):
+        if line.startswith(label):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def stage_profile(before, after):
     """Markdown lines: where the feed run's requests spent their time, stage by stage."""
     b, a = stage_histograms(before), stage_histograms(after)
@@ -182,9 +191,13 @@ def stage_profile(before, after):
     if not rows or not rows[0][1]:
         return []
     n = rows[0][1]
+    kept = pages(after, "kept") - pages(before, "kept")
     lines = ["", "Where a feed's time goes: the server's `mosaic_feed_stage_seconds` histograms, "
              f"scraped before and after the feed run ({n:.0f} feeds; server side, so without "
-             "HTTP, JSON and queueing). p50 and p99 are bucket upper bounds.", "",
+             "HTTP, JSON and queueing). p50 and p99 are bucket upper bounds. "
+             f"{kept:.0f} of the feeds ({kept / n * 100:.0f} %) were pages cut from the ranking "
+             "their first page kept (`mosaic_feed_pages_total`), which spend nothing in the "
+             "profile, candidates and rank stages.", "",
              "| stage | what | mean ms | share | p50 ≤ ms | p99 ≤ ms |", "|---|---|---|---|---|---|"]
     what = {
         "boosts": "active editorial boosts (cached 30 s)",
