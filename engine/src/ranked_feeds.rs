@@ -26,13 +26,10 @@ use crate::profile::Anchors;
 /// How long a ranking serves the pages after its first: the minutes of an app session.
 const TTL: Duration = Duration::from_secs(300);
 
-/// Users whose rankings are kept, the least recently served forgotten first. A ranking
-/// holds [`DEPTH`] offers and the user's anchors, a few kilobytes: 20,000 users stay
-/// under 100 MB.
+/// Users whose ranking is kept, the least recently served forgotten first: one ranking
+/// each, of the place they asked for last. A ranking holds [`DEPTH`] offers and the
+/// user's anchors, about 4 KB: 20,000 users take under 100 MB.
 const USERS: usize = 20_000;
-
-/// Rankings kept per user: the places they asked for last.
-const PER_USER: usize = 2;
 
 /// How deep a first page ranks, so that the two pages after it of 20 offers come from
 /// here.
@@ -108,7 +105,7 @@ impl RankedFeed {
 }
 
 /// The recent rankings, by user.
-pub(crate) struct RankedFeeds(Mutex<LruCache<UserId, Vec<Arc<RankedFeed>>>>);
+pub(crate) struct RankedFeeds(Mutex<LruCache<UserId, Arc<RankedFeed>>>);
 
 impl Default for RankedFeeds {
     fn default() -> Self {
@@ -129,22 +126,17 @@ impl RankedFeeds {
         model: Option<&Arc<TasteModel>>,
     ) -> Option<Arc<RankedFeed>> {
         let mut kept = self.0.lock().expect("ranked feeds lock");
-        kept.get(&user)?
-            .iter()
-            .find(|f| f.key == *key)
-            .filter(|f| f.holds(boosts, model))
+        kept.get(&user)
+            .filter(|f| f.key == *key && f.holds(boosts, model))
             .cloned()
     }
 
-    /// Keeps `feed` as the user's ranking for its key, in place of any before it.
+    /// Keeps `feed` as the user's ranking, in place of the one before it.
     pub(crate) fn put(&self, user: UserId, feed: RankedFeed) {
-        let mut kept = self.0.lock().expect("ranked feeds lock");
-        let feeds = kept.get_or_insert_mut(user, Vec::new);
-        feeds.retain(|f| f.key != feed.key);
-        if feeds.len() == PER_USER {
-            feeds.remove(0);
-        }
-        feeds.push(Arc::new(feed));
+        self.0
+            .lock()
+            .expect("ranked feeds lock")
+            .put(user, Arc::new(feed));
     }
 
     /// Forgets the user's rankings: their credit or history changed.
@@ -204,17 +196,13 @@ mod tests {
             assert!(kept.get(user, &home, &none, None).is_none());
         }
 
-        // Two places per user, the latest; forgetting drops them all.
-        let places: Vec<FeedKey> = (0..3)
-            .map(|i| FeedKey::new(20_000, None, 5.0 + f64::from(i)))
-            .collect();
-        for key in &places {
-            kept.put(user, feed(*key, &none, Instant::now()));
-        }
-        assert!(kept.get(user, &places[0], &none, None).is_none());
-        assert!(kept.get(user, &places[1], &none, None).is_some());
-        assert!(kept.get(user, &places[2], &none, None).is_some());
+        // The place asked for last; forgetting drops it.
+        let elsewhere = FeedKey::new(20_000, None, 5.0);
+        kept.put(user, feed(home, &none, Instant::now()));
+        kept.put(user, feed(elsewhere, &none, Instant::now()));
+        assert!(kept.get(user, &home, &none, None).is_none());
+        assert!(kept.get(user, &elsewhere, &none, None).is_some());
         kept.forget(user);
-        assert!(kept.get(user, &places[2], &none, None).is_none());
+        assert!(kept.get(user, &elsewhere, &none, None).is_none());
     }
 }
