@@ -5,10 +5,12 @@
 //! searched and ranked again, which is a feed's whole cost but its cards. They read each
 //! offer they show from the index as it is now, so an offer sold out or withdrawn since
 //! the first page is still never shown. What a kept ranking does not see is what would
-//! have moved it: new offers, and popularity and places changed since. A first page
-//! always ranks afresh, so pulling the feed to refresh it sees them; a booking or a
-//! cancellation by the user forgets their rankings here, so the pages after it are ranked
-//! for the credit and history they have now.
+//! have moved it: new offers, popularity and places changed since, and the views and
+//! favorites the user's app sent meanwhile (which it sends as the user scrolls, so
+//! forgetting the ranking for them would keep nothing). A first page always ranks
+//! afresh, so pulling the feed to refresh it sees them; a booking or a cancellation by
+//! the user forgets their ranking here, so the pages after it are ranked for the credit
+//! and history they have now.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, Weak};
