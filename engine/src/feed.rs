@@ -292,19 +292,24 @@ impl Engine {
             },
         )?;
         if let Some(boosts) = keep {
+            let complete = ranked.len() < depth;
             self.ranked_feeds.put(
                 req.user_id,
                 RankedFeed {
                     key: FeedKey::new(day, req.at, radius_km),
+                    // The page is cut: the ranking's reasons move into what is kept.
                     offers: ranked
-                        .iter()
-                        .map(|r| RankedOffer {
-                            id: hits[r.index].id,
-                            distance_m: hits[r.index].distance_m,
-                            reason: r.reason.clone(),
+                        .into_iter()
+                        .map(|r| {
+                            let hit = hits[r.index];
+                            RankedOffer {
+                                id: hit.id,
+                                distance_m: hit.distance_m,
+                                reason: r.reason,
+                            }
                         })
                         .collect(),
-                    complete: ranked.len() < depth,
+                    complete,
                     candidates: candidates.len(),
                     anchors: taste.anchors.clone(),
                     boosts: boosts.clone(),
