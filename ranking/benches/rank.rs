@@ -106,7 +106,7 @@ struct Case {
     diversifier: Diversifier,
 }
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     Case {
         name: "dpp (default), 1,000 → 20",
         candidates: 1_000,
@@ -129,6 +129,12 @@ const CASES: [Case; 5] = [
         name: "dpp (default), 2,300 → 20 (the feed's pool)",
         candidates: 2_300,
         items: 20,
+        diversifier: Diversifier::DEFAULT,
+    },
+    Case {
+        name: "dpp (default), 2,300 → 60 (a first page, kept three pages deep)",
+        candidates: 2_300,
+        items: 60,
         diversifier: Diversifier::DEFAULT,
     },
     Case {

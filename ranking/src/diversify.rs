@@ -140,17 +140,22 @@ pub(crate) fn diversify_with(
     let mut alive: Vec<usize> = (0..candidates).collect();
     let mut out = Vec::with_capacity(n.min(candidates));
     let page_size = config.page.page_size.max(1);
+    // One selection state for all pages: a feed ranks three, and the DPP's heap and rows
+    // of the factor are reset for the candidates a page touched rather than rebuilt.
+    let mut greedy = Greedy::new(config.diversifier, scores, &alive, page_size);
     // Whole pages even when `n` ends inside one, so that the first items do not depend
     // on how many are asked (a feed's cursor relies on it).
     while out.len() < n && !alive.is_empty() {
-        let page_len = page_size;
+        if !out.is_empty() {
+            greedy.next_page(config.diversifier, scores, &alive, page_size);
+        }
         let page = Page {
             features,
             never_booked: &never_booked,
             rules: &config.page,
             scores,
         }
-        .fill(&mut alive, page_len, config.diversifier);
+        .fill(&mut alive, page_size, &mut greedy);
         if page.is_empty() {
             break;
         }
@@ -200,12 +205,7 @@ struct Counts {
 }
 
 impl Page<'_> {
-    fn fill(
-        &self,
-        alive: &mut Vec<usize>,
-        page_len: usize,
-        diversifier: Diversifier,
-    ) -> Vec<usize> {
+    fn fill(&self, alive: &mut Vec<usize>, page_len: usize, greedy: &mut Greedy) -> Vec<usize> {
         let f = &self.features.codes;
         let mut counts = Counts {
             per_category: vec![0; f.categories()],
@@ -214,7 +214,6 @@ impl Page<'_> {
             new_items: 0,
             digital: 0,
         };
-        let mut greedy = Greedy::new(diversifier, self.scores, alive, page_len);
         let mut page = Vec::with_capacity(page_len);
         // The page's picks leave `alive` once it is full: removing each from the pool as
         // it is picked scanned 2,300 indices per pick.
@@ -323,6 +322,20 @@ impl<'a> Greedy<'a> {
         }
     }
 
+    /// Makes the state of a new page over `alive`, the candidates earlier pages left.
+    fn next_page(
+        &mut self,
+        diversifier: Diversifier,
+        scores: &'a [f64],
+        alive: &[usize],
+        page_len: usize,
+    ) {
+        match self {
+            Greedy::Dpp(dpp) => dpp.next_page(),
+            _ => *self = Greedy::new(diversifier, scores, alive, page_len),
+        }
+    }
+
     /// The value of adding candidate `i` to the page (for the DPP, as of its last update).
     #[inline]
     fn gain(&self, i: usize) -> f64 {
@@ -421,8 +434,15 @@ struct Dpp<'a> {
     /// The page so far: each item and its `d`, 0 for an item already spanned by the page
     /// (taken only to keep a rule), which adds no direction.
     page: Vec<(usize, f64)>,
-    /// Candidates not on the page (nor being taken) by their last computed gain.
+    /// Candidates popped on this page and put back, not on it (nor being taken), by their
+    /// last computed gain.
     heap: BinaryHeap<Bound>,
+    /// Candidates not brought up to date on this page, by their gain on an empty page,
+    /// `2α·s_i`. Kept from page to page: a page puts back the few hundred it touched
+    /// instead of building a heap of the whole pool again.
+    untouched: BinaryHeap<Bound>,
+    /// The candidates given a row on this page, to reset for the next.
+    touched: Vec<usize>,
     /// Candidates the rules of `parked_tier` refused on this page, out of the heap: they
     /// stay refused under that tier ([`Tier`]), and near a page's end, when only new
     /// categories may come, popping them and pushing them back at every pick moved most
@@ -482,17 +502,43 @@ impl<'a> Dpp<'a> {
             done: vec![0; n],
             page: Vec::with_capacity(page_len),
             heap: BinaryHeap::new(),
+            untouched: BinaryHeap::new(),
+            touched: Vec::with_capacity(ROWS_RESERVED),
             parked: Vec::new(),
             parked_tier: None,
         };
-        dpp.heap = alive
+        dpp.untouched = alive
             .iter()
-            .map(|&i| Bound {
-                gain: dpp.gain(i),
-                index: i,
-            })
+            .map(|&i| Dpp::untouched_bound(dpp.two_alpha, scores, i))
             .collect();
         dpp
+    }
+
+    /// Candidate `i` on an empty page: `d² = 1`, so [`Dpp::gain`] without its logarithm
+    /// (ln 1 is +0, and adding it turns a −0 product into +0 as `gain` does).
+    #[inline]
+    fn untouched_bound(two_alpha: f64, scores: &[f64], i: usize) -> Bound {
+        Bound {
+            gain: two_alpha * scores[i] + 0.0,
+            index: i,
+        }
+    }
+
+    /// Starts a new page: the candidates left in the heap or parked go back among the
+    /// untouched, and what the last page computed for them is forgotten.
+    fn next_page(&mut self) {
+        for i in self.touched.drain(..) {
+            self.row[i] = NO_ROW;
+            self.d2[i] = 1.0;
+            self.done[i] = 0;
+        }
+        let (two_alpha, scores) = (self.two_alpha, self.scores);
+        let back = self.heap.drain().chain(self.parked.drain(..));
+        self.untouched
+            .extend(back.map(|b| Dpp::untouched_bound(two_alpha, scores, b.index)));
+        self.c.clear();
+        self.page.clear();
+        self.parked_tier = None;
     }
 
     /// log of d_i² in L = 2α·s_i + ln(d_i² in S), as of the candidate's last update.
@@ -507,8 +553,10 @@ impl<'a> Dpp<'a> {
             // Zeros: the entries of items already spanned by the page stay 0 in the dots.
             self.row[i] = self.c.len();
             self.c.resize(self.c.len() + self.stride, 0.0);
+            self.touched.push(i);
         }
         let ri = self.row[i];
+        let sim = f.of(i);
         for k in self.done[i]..self.page.len() {
             let (j, dj) = self.page[k];
             if dj == 0.0 {
@@ -519,7 +567,7 @@ impl<'a> Dpp<'a> {
             let cj = &self.c[rj..rj + k];
             let ci = &self.c[ri..ri + k];
             let dot: f64 = cj.iter().zip(ci).map(|(a, b)| a * b).sum();
-            let e = (f.sim(j, i) - dot) / dj;
+            let e = (sim.to(j) - dot) / dj;
             self.c[ri + k] = e;
             self.d2[i] -= e * e;
         }
@@ -540,17 +588,37 @@ impl<'a> Dpp<'a> {
         }
         let t = self.page.len();
         loop {
-            let top = self.heap.pop()?;
+            // The larger of the two heaps' tops: one heap's order over both.
+            let top = match (self.heap.peek(), self.untouched.peek()) {
+                (Some(a), Some(b)) if a > b => *a,
+                (Some(a), None) => *a,
+                (_, Some(_)) => {
+                    let top = self.untouched.pop().expect("peeked");
+                    if !eligible(top.index) {
+                        self.parked.push(top);
+                    } else {
+                        // Stale unless the page is empty; the heap holds it from now on.
+                        self.refresh(top.index, f);
+                        self.heap.push(Bound {
+                            gain: self.gain(top.index),
+                            index: top.index,
+                        });
+                    }
+                    continue;
+                }
+                (None, None) => return None,
+            };
             let i = top.index;
             if !eligible(i) {
-                self.parked.push(top);
+                self.parked.push(self.heap.pop().expect("peeked"));
             } else if self.done[i] < t {
                 self.refresh(i, f);
-                self.heap.push(Bound {
-                    gain: self.gain(i),
-                    index: i,
-                });
+                // Its gain can only have fallen: sifted down in place, where a pop and a
+                // push moved it from the root to a leaf and back up.
+                let gain = self.gain(i);
+                self.heap.peek_mut().expect("peeked").gain = gain;
             } else {
+                self.heap.pop();
                 return Some(i);
             }
         }

@@ -128,24 +128,57 @@ impl<'a> Features<'a> {
     /// Similarity of candidates `i` and `j` (see [`SimilarityWeights`]).
     #[inline]
     pub(crate) fn sim(&self, i: usize, j: usize) -> f64 {
-        if i == j {
+        self.of(i).to(j)
+    }
+
+    /// Candidate `i`'s similarities to others, its features read once: the DPP brings a
+    /// candidate up to date against every page item in a row.
+    #[inline]
+    pub(crate) fn of(&self, i: usize) -> Similarities<'_> {
+        Similarities {
+            features: self,
+            i,
+            category: self.codes.category[i],
+            subcategory: self.codes.subcategory[i],
+            venue: self.codes.venue[i],
+            embedding: &self.embedding[i * self.dim..(i + 1) * self.dim],
+        }
+    }
+}
+
+/// One candidate's similarities to the others ([`Features::of`]).
+pub(crate) struct Similarities<'f> {
+    features: &'f Features<'f>,
+    i: usize,
+    category: u32,
+    subcategory: u32,
+    venue: u32,
+    embedding: &'f [f32],
+}
+
+impl Similarities<'_> {
+    /// The similarity to candidate `j`; the same terms added in the same order whichever
+    /// of the two is asked about, so `of(i).to(j) == of(j).to(i)` exactly.
+    #[inline]
+    pub(crate) fn to(&self, j: usize) -> f64 {
+        if j == self.i {
             return 1.0;
         }
-        let (w, c) = (&self.weights, &self.codes);
+        let f = self.features;
+        let (w, c) = (&f.weights, &f.codes);
         let mut s = 0.0;
-        if c.category[i] == c.category[j] {
+        if self.category == c.category[j] {
             s += w.category;
         }
-        if c.subcategory[i] == c.subcategory[j] {
+        if self.subcategory == c.subcategory[j] {
             s += w.subcategory;
         }
-        if c.venue[i] != NO_VENUE && c.venue[i] == c.venue[j] {
+        if self.venue != NO_VENUE && self.venue == c.venue[j] {
             s += w.venue;
         }
-        if self.dim > 0 {
-            let a = &self.embedding[i * self.dim..(i + 1) * self.dim];
-            let b = &self.embedding[j * self.dim..(j + 1) * self.dim];
-            s += w.embedding * dot(a, b);
+        if f.dim > 0 {
+            let b = &f.embedding[j * f.dim..(j + 1) * f.dim];
+            s += w.embedding * dot(self.embedding, b);
         }
         s
     }
