@@ -714,4 +714,63 @@ pub(crate) mod tests {
             "the rules and the DPP reorder most pools: {moved}"
         );
     }
+
+    /// Each page after the first is what a first page over the candidates left would be:
+    /// the state one page leaves behind (refreshed rows, parked and heaped candidates) is
+    /// forgotten before the next. The eager test above compares two modes that share that
+    /// state; this one compares it with rankings made afresh.
+    #[test]
+    fn a_later_page_is_a_first_page_over_what_earlier_pages_left() {
+        const CATEGORIES: [&str; 5] = ["CINEMA", "LIVRE", "MUSIQUE", "SPECTACLE", "MUSEE"];
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut pages_checked = 0;
+        for _ in 0..40 {
+            let n = rng.gen_range(40..200);
+            let embeddings: Vec<[f32; 4]> = (0..n)
+                .map(|_| std::array::from_fn(|_| rng.gen_range(-1.0..1.0)))
+                .collect();
+            let pool: Vec<Candidate> = (0..n)
+                .map(|i| Candidate {
+                    id: i as u64 + 1,
+                    category: CATEGORIES[if rng.gen_bool(0.5) {
+                        0
+                    } else {
+                        rng.gen_range(0..5)
+                    }],
+                    subcategory: CATEGORIES[rng.gen_range(0..5)],
+                    venue_id: rng.gen_bool(0.9).then(|| rng.gen_range(0..15)),
+                    embedding: Some(&embeddings[i]),
+                    ..Candidate::default()
+                })
+                .collect();
+            let scores: Vec<f64> = (0..n).map(|_| rng.gen_range(0.0..2.0)).collect();
+            let profile = Profile {
+                booked_categories: vec!["CINEMA".into()],
+                ..Profile::default()
+            };
+            let page_size = rng.gen_range(4..12);
+            let config = RankConfig {
+                page: PageRules {
+                    page_size,
+                    ..PageRules::default()
+                },
+                ..RankConfig::default()
+            };
+            let all = diversify(&pool, &scores, &profile, &config, n);
+            let mut shown: Vec<usize> = Vec::new();
+            for page in all.chunks(page_size) {
+                // The pool without the pages shown, in the same order (ties go to the
+                // lower index in both).
+                let left: Vec<usize> = (0..n).filter(|i| !shown.contains(i)).collect();
+                let sub_pool: Vec<Candidate> = left.iter().map(|&i| pool[i]).collect();
+                let sub_scores: Vec<f64> = left.iter().map(|&i| scores[i]).collect();
+                let first = diversify(&sub_pool, &sub_scores, &profile, &config, page_size);
+                let first: Vec<usize> = first.iter().map(|&k| left[k]).collect();
+                assert_eq!(page, &first[..], "page after {} items", shown.len());
+                shown.extend(page);
+                pages_checked += 1;
+            }
+        }
+        assert!(pages_checked > 200, "{pages_checked} pages");
+    }
 }
