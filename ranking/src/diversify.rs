@@ -648,6 +648,42 @@ pub(crate) mod tests {
         pub(crate) static EAGER: Cell<bool> = const { Cell::new(false) };
     }
 
+    /// `n` random 4-d embeddings.
+    fn random_embeddings(rng: &mut ChaCha8Rng, n: usize) -> Vec<[f32; 4]> {
+        (0..n)
+            .map(|_| std::array::from_fn(|_| rng.gen_range(-1.0..1.0)))
+            .collect()
+    }
+
+    /// One candidate per embedding, ids from 1: the first category with probability
+    /// `favourite` (else any), any subcategory, and with probability `with_venue` one of
+    /// `venues` venues (else digital).
+    fn random_pool<'a>(
+        rng: &mut ChaCha8Rng,
+        embeddings: &'a [[f32; 4]],
+        categories: &[&'static str],
+        favourite: f64,
+        venues: u64,
+        with_venue: f64,
+    ) -> Vec<Candidate<'a>> {
+        embeddings
+            .iter()
+            .enumerate()
+            .map(|(i, embedding)| Candidate {
+                id: i as u64 + 1,
+                category: categories[if rng.gen_bool(favourite) {
+                    0
+                } else {
+                    rng.gen_range(0..categories.len())
+                }],
+                subcategory: categories[rng.gen_range(0..categories.len())],
+                venue_id: rng.gen_bool(with_venue).then(|| rng.gen_range(0..venues)),
+                embedding: Some(embedding),
+                ..Candidate::default()
+            })
+            .collect()
+    }
+
     #[test]
     fn the_lazy_dpp_picks_what_an_eager_one_would_under_the_page_rules() {
         const CATEGORIES: [&str; 6] = [
@@ -662,25 +698,10 @@ pub(crate) mod tests {
         let mut moved = 0;
         for _ in 0..60 {
             let n = rng.gen_range(20..160);
-            let embeddings: Vec<[f32; 4]> = (0..n)
-                .map(|_| std::array::from_fn(|_| rng.gen_range(-1.0..1.0)))
-                .collect();
+            let embeddings = random_embeddings(&mut rng, n);
             // Few venues and one category weighing most, so that caps and minimums bind.
             let venues = rng.gen_range(3..20);
-            let pool: Vec<Candidate> = (0..n)
-                .map(|i| Candidate {
-                    id: i as u64 + 1,
-                    category: CATEGORIES[if rng.gen_bool(0.6) {
-                        0
-                    } else {
-                        rng.gen_range(0..6)
-                    }],
-                    subcategory: CATEGORIES[rng.gen_range(0..6)],
-                    venue_id: rng.gen_bool(0.85).then(|| rng.gen_range(0..venues)),
-                    embedding: Some(&embeddings[i]),
-                    ..Candidate::default()
-                })
-                .collect();
+            let pool = random_pool(&mut rng, &embeddings, &CATEGORIES, 0.6, venues, 0.85);
             let scores: Vec<f64> = (0..n).map(|_| rng.gen_range(0.0..2.0)).collect();
             let profile = Profile {
                 booked_categories: vec!["CINEMA".into(), "LIVRE".into()],
@@ -726,23 +747,8 @@ pub(crate) mod tests {
         let mut pages_checked = 0;
         for _ in 0..40 {
             let n = rng.gen_range(40..200);
-            let embeddings: Vec<[f32; 4]> = (0..n)
-                .map(|_| std::array::from_fn(|_| rng.gen_range(-1.0..1.0)))
-                .collect();
-            let pool: Vec<Candidate> = (0..n)
-                .map(|i| Candidate {
-                    id: i as u64 + 1,
-                    category: CATEGORIES[if rng.gen_bool(0.5) {
-                        0
-                    } else {
-                        rng.gen_range(0..5)
-                    }],
-                    subcategory: CATEGORIES[rng.gen_range(0..5)],
-                    venue_id: rng.gen_bool(0.9).then(|| rng.gen_range(0..15)),
-                    embedding: Some(&embeddings[i]),
-                    ..Candidate::default()
-                })
-                .collect();
+            let embeddings = random_embeddings(&mut rng, n);
+            let pool = random_pool(&mut rng, &embeddings, &CATEGORIES, 0.5, 15, 0.9);
             let scores: Vec<f64> = (0..n).map(|_| rng.gen_range(0.0..2.0)).collect();
             let profile = Profile {
                 booked_categories: vec!["CINEMA".into()],
