@@ -14,9 +14,10 @@
 #    should all succeed: distinct users with credit left, physical stocks with places),
 # 5. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
 #    1–3), search, offer detail, bookings — then once over a shuffled mix of all four,
-#    each request sent exactly once; then feed, search and bookings again, each at a fixed
-#    offered rate of a quarter, a half and three quarters of what its own run reached
-#    (latency at a given load, where the runs before measure it at saturation),
+#    each request sent exactly once; then feeds saturating 8, 4 and 2 connections; then
+#    feed, search and bookings again, each at a fixed offered rate of a quarter, a half
+#    and three quarters of what its own run reached (latency at a given load, where the
+#    runs before measure it at saturation),
 # 6. reads the server's peak RSS (VmHWM) and its per-stage feed histograms
 #    (`mosaic_feed_stage_seconds`, scraped from /metrics around the feed run), and writes
 #    the figures to RESULTS.md.
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
         --seed) seed="$2"; shift 2 ;;
         --requests) requests="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -241,11 +242,11 @@ sys.stdout.writelines(next(feeds) if is_feed else next(others) for is_feed in sl
 PY
 wc -l "$work"/*.tsv >&2
 
-run() { # family file [offered requests/s] -> one JSON line
-    local family=$1 file=$2 rate=${3:-0}
-    log "wrk: $family ($(wc -l < "$file") requests, $connections connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
+run() { # family file [offered requests/s] [connections] -> one JSON line
+    local family=$1 file=$2 rate=${3:-0} conns=${4:-$connections}
+    log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
     rm -f "$work/done"
-    wrk -t1 -c"$connections" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
+    wrk -t1 -c"$conns" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
         -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
     local wrk_pid=$!
     while kill -0 "$wrk_pid" 2>/dev/null; do
@@ -253,18 +254,22 @@ run() { # family file [offered requests/s] -> one JSON line
         sleep 0.05
     done
     wait "$wrk_pid"
-    grep '^{' "$work/wrk.out" | sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, /"
+    grep '^{' "$work/wrk.out" |
+        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, /"
 }
 # Each family at a quarter, a half and three quarters of the rate its own run reached, for
 # about ten seconds each: the latency an app's requests meet at that load. Feeds and
 # searches are sent again from the start of their files (the same work as the first time);
 # bookings are new ones.
 paced_seconds=10
+# Connections of the feeds' sweep, and feeds per step (a few seconds each).
+sweep="8 4 2"
+sweep_feeds=$((n * 3 / 10))
 reached() { # family -> requests/s of its saturated run
     python3 -c 'import json, sys
 for r in map(json.loads, open(sys.argv[1])):
-    if r["family"] == sys.argv[2] and not r["offered"]:
-        print(int(r["requests"] / r["seconds"]))' "$work/results.jsonl" "$1"
+    if r["family"] == sys.argv[2] and not r["offered"] and r["connections"] == int(sys.argv[3]):
+        print(int(r["requests"] / r["seconds"]))' "$work/results.jsonl" "$1" "$connections"
 }
 paced() { # family file -> JSON lines
     local family=$1 file=$2 full rate count
@@ -299,6 +304,15 @@ curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
     run offer "$work/offer.tsv"
     run booking "$work/booking-only.tsv"
     run mix "$work/mix.tsv"
+    # Feeds again, saturating with fewer connections: a closed loop's latency is its
+    # connections over its rate, so these show how much of the p99 above is the queue
+    # of 16 connections and what rate fewer keep up. The first feeds of the file again,
+    # the same work as the first time.
+    for c in $sweep; do
+        [ "$c" -lt "$connections" ] || continue
+        head -n "$sweep_feeds" "$work/feed.tsv" > "$work/sweep.tsv"
+        run feed "$work/sweep.tsv" 0 "$c"
+    done
 } > "$work/results.jsonl"
 {
     paced feed "$work/feed.tsv"

@@ -63,8 +63,11 @@ def cells(run):
 
 
 def section(args, all_runs):
-    # Runs at an offered rate ("offered" > 0) come after the saturating ones.
-    runs = [r for r in all_runs if not r.get("offered")]
+    # Runs at an offered rate ("offered" > 0) come after the saturating ones, and the
+    # feeds saturating fewer connections than the others (the sweep) between the two.
+    saturating = [r for r in all_runs if not r.get("offered")]
+    runs = [r for r in saturating if r.get("connections", args.connections) == args.connections]
+    sweep = [r for r in saturating if r.get("connections", args.connections) != args.connections]
     paced = [r for r in all_runs if r.get("offered")]
     today = datetime.date.today().isoformat()
     lines = [HEADING, ""]
@@ -81,6 +84,16 @@ def section(args, all_runs):
               "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         lines.append(f"| {r['family']} | {r['requests']} | {r['seconds']:.1f} | {rate(r):.0f} | {cells(r)} |")
+    if sweep:
+        lines += ["", "Feeds saturating fewer connections: a closed loop's mean latency is its connections "
+                  "divided by its rate, so the rate each count keeps up shows how much of the p99 above "
+                  "is the queue of its connections. The first feeds of the file again, the same work "
+                  "as the first time.",
+                  "", "| connections | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in [r for r in runs if r["family"] == "feed"] + sweep:
+            lines.append(f"| {r.get('connections', args.connections)} | {r['requests']} | {rate(r):.0f} | "
+                         f"{cells(r)} |")
     if paced:
         lines += ["", "The same families at a fixed offered rate, a quarter, a half and three quarters "
                   "of what their own run above reached: requests leave on a schedule whatever the "
@@ -103,6 +116,10 @@ def section(args, all_runs):
                 f"{verdict(r['p99_ms'] <= p99)}")
         if rps:
             line += f"; ≥ {rps:,.0f} {family}s/s: {got_rps:,.0f}/s, {verdict(got_rps >= rps)}"
+        fewer = [q for q in sweep if q["family"] == family]
+        if fewer:
+            line += "; saturating " + ", ".join(
+                f"{q['connections']} connections: {rate(q):,.0f}/s, p99 {q['p99_ms']:.1f} ms" for q in fewer)
         at_rates = [q for q in paced if q["family"] == family]
         if at_rates:
             line += "; at an offered " + ", ".join(f"{q['offered']:,}/s" for q in at_rates)
