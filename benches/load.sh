@@ -304,9 +304,9 @@ curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
     run offer "$work/offer.tsv"
     run booking "$work/booking-only.tsv"
     run mix "$work/mix.tsv"
-    # Feeds again, saturating with fewer connections: a closed loop's latency is its
-    # connections over its rate, so these show how much of the p99 above is the queue
-    # of 16 connections and what rate fewer keep up. The first feeds of the file again,
+    # Feeds again, saturating fewer connections: a closed loop's latency is its
+    # connections over its rate, so these show how much of the p99 above is the queue of
+    # its connections, and what rate fewer keep up. The first feeds of the file again,
     # the same work as the first time.
     for c in $sweep; do
         [ "$c" -lt "$connections" ] || continue
