@@ -14,10 +14,10 @@
 #    should all succeed: distinct users with credit left, physical stocks with places),
 # 5. runs wrk (installed from Debian's packages if missing) once per family — feed (pages
 #    1–3), search, offer detail, bookings — then once over a shuffled mix of all four,
-#    each request sent exactly once; then feeds saturating 8, 4 and 2 connections; then
-#    feed, search and bookings again, each at a fixed offered rate of a quarter, a half
-#    and three quarters of what its own run reached (latency at a given load, where the
-#    runs before measure it at saturation),
+#    each request sent exactly once, with feeds and searches again saturating 8, 4 and 2
+#    connections after their own runs; then feed, search and bookings again, each at a
+#    fixed offered rate of a quarter, a half and three quarters of what its own run
+#    reached (latency at a given load, where the runs before measure it at saturation),
 # 6. reads the server's peak RSS (VmHWM) and its per-stage feed histograms
 #    (`mosaic_feed_stage_seconds`, scraped from /metrics around the feed run), and writes
 #    the figures to RESULTS.md.
@@ -262,9 +262,9 @@ run() { # family file [offered requests/s] [connections] -> one JSON line
 # searches are sent again from the start of their files (the same work as the first time);
 # bookings are new ones.
 paced_seconds=10
-# Connections of the feeds' sweep, and feeds per step (a few seconds each).
+# Connections of the sweep, and requests per step (a few seconds each).
 sweep="8 4 2"
-sweep_feeds=$((n * 3 / 10))
+sweep_requests=$((n * 3 / 10))
 reached() { # family -> requests/s of its saturated run
     python3 -c 'import json, sys
 for r in map(json.loads, open(sys.argv[1])):
@@ -301,18 +301,21 @@ curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
     run feed "$work/feed.tsv"
     curl -fs "$base/metrics" > "$work/metrics-after-feed.txt"
     run search "$work/search.tsv"
+    # Feeds and searches again, saturating fewer connections: a closed loop's latency is
+    # its connections over its rate, so these show how much of the p99 above is the queue
+    # of its connections, and what rate fewer keep up. The first requests of each file
+    # again, the same work as the first time; before the bookings, whose WAL sets off
+    # PostgreSQL's checkpoints, like the runs they are compared with.
+    for family in feed search; do
+        for c in $sweep; do
+            [ "$c" -lt "$connections" ] || continue
+            head -n "$sweep_requests" "$work/$family.tsv" > "$work/sweep.tsv"
+            run "$family" "$work/sweep.tsv" 0 "$c"
+        done
+    done
     run offer "$work/offer.tsv"
     run booking "$work/booking-only.tsv"
     run mix "$work/mix.tsv"
-    # Feeds again, saturating fewer connections: a closed loop's latency is its
-    # connections over its rate, so these show how much of the p99 above is the queue of
-    # its connections, and what rate fewer keep up. The first feeds of the file again,
-    # the same work as the first time.
-    for c in $sweep; do
-        [ "$c" -lt "$connections" ] || continue
-        head -n "$sweep_feeds" "$work/feed.tsv" > "$work/sweep.tsv"
-        run feed "$work/sweep.tsv" 0 "$c"
-    done
 } > "$work/results.jsonl"
 {
     paced feed "$work/feed.tsv"

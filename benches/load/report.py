@@ -63,8 +63,8 @@ def cells(run):
 
 
 def section(args, all_runs):
-    # Runs at an offered rate ("offered" > 0) come after the saturating ones, and the
-    # feeds saturating fewer connections than the others (the sweep) between the two.
+    # Runs at an offered rate ("offered" > 0) come after the saturating ones, among which
+    # the sweep's feeds and searches saturate fewer connections than the others.
     saturating = [r for r in all_runs if not r.get("offered")]
     runs = [r for r in saturating if r.get("connections", args.connections) == args.connections]
     sweep = [r for r in saturating if r.get("connections", args.connections) != args.connections]
@@ -85,15 +85,16 @@ def section(args, all_runs):
     for r in runs:
         lines.append(f"| {r['family']} | {r['requests']} | {r['seconds']:.1f} | {rate(r):.0f} | {cells(r)} |")
     if sweep:
-        lines += ["", "Feeds saturating fewer connections: a closed loop's mean latency is its connections "
-                  "divided by its rate, so the rate each count keeps up shows how much of the p99 above "
-                  "is the queue of its connections. The first feeds of the file again, the same work "
-                  "as the first time.",
-                  "", "| connections | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in [r for r in runs if r["family"] == "feed"] + sweep:
-            lines.append(f"| {r.get('connections', args.connections)} | {r['requests']} | {rate(r):.0f} | "
-                         f"{cells(r)} |")
+        lines += ["", "Feeds and searches saturating fewer connections: a closed loop's mean latency is its "
+                  "connections divided by its rate, so the rate each count keeps up shows how much of the "
+                  "p99 above is the queue of its connections. The first requests of each family's file "
+                  "again, the same work as the first time.",
+                  "", "| run | connections | requests | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for family in dict.fromkeys(r["family"] for r in sweep):
+            for r in [r for r in runs if r["family"] == family] + [r for r in sweep if r["family"] == family]:
+                lines.append(f"| {family} | {r.get('connections', args.connections)} | {r['requests']} | "
+                             f"{rate(r):.0f} | {cells(r)} |")
     if paced:
         lines += ["", "The same families at a fixed offered rate, a quarter, a half and three quarters "
                   "of what their own run above reached: requests leave on a schedule whatever the "
