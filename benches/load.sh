@@ -307,9 +307,9 @@ curl -fs "$base/metrics" > "$work/metrics-before-feed.txt"
     # again, the same work as the first time; before the bookings, whose WAL sets off
     # PostgreSQL's checkpoints, like the runs they are compared with.
     for family in feed search; do
+        head -n "$sweep_requests" "$work/$family.tsv" > "$work/sweep.tsv"
         for c in $sweep; do
             [ "$c" -lt "$connections" ] || continue
-            head -n "$sweep_requests" "$work/$family.tsv" > "$work/sweep.tsv"
             run "$family" "$work/sweep.tsv" 0 "$c"
         done
     done
