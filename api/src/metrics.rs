@@ -10,7 +10,10 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Counter, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
+};
 
 /// Buckets from 1 ms to 30 s: feed and search live in the tens of milliseconds.
 const BUCKETS: [f64; 14] = [
@@ -38,6 +41,12 @@ struct Metrics {
     index_age: IntGauge,
     /// `mosaic_indexed_offers`.
     indexed_offers: IntGauge,
+    /// `mosaic_index_segments`.
+    index_segments: IntGauge,
+    /// `mosaic_index_compactions_total`.
+    compactions: IntCounter,
+    /// `mosaic_index_compaction_seconds_total`.
+    compaction_seconds: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -84,6 +93,22 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid gauge");
     let indexed_offers =
         IntGauge::new("mosaic_indexed_offers", "Offers in the search index").expect("valid gauge");
+    let index_segments = IntGauge::new(
+        "mosaic_index_segments",
+        "Segments of the search index: each refresh that changed offers adds one, a compaction \
+         merges them back",
+    )
+    .expect("valid gauge");
+    let compactions = IntCounter::new(
+        "mosaic_index_compactions_total",
+        "Compactions of the search index that merged segments",
+    )
+    .expect("valid counter");
+    let compaction_seconds = Counter::new(
+        "mosaic_index_compaction_seconds_total",
+        "Wall time spent compacting the search index",
+    )
+    .expect("valid counter");
     for collector in [
         Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(feed_stages.clone()),
@@ -91,6 +116,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(bookings.clone()),
         Box::new(index_age.clone()),
         Box::new(indexed_offers.clone()),
+        Box::new(index_segments.clone()),
+        Box::new(compactions.clone()),
+        Box::new(compaction_seconds.clone()),
     ] {
         registry
             .register(collector)
@@ -104,6 +132,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         bookings,
         index_age,
         indexed_offers,
+        index_segments,
+        compactions,
+        compaction_seconds,
     }
 });
 
@@ -133,6 +164,24 @@ pub fn index_freshness(age_s: i64, offers: u64) {
         .set(i64::try_from(offers).unwrap_or(i64::MAX));
 }
 
+/// Records the index's segments and the compactions the engine has run, just before a
+/// scrape renders them. The engine keeps the totals; the counters catch up to them.
+pub fn index_compactions(segments: usize, done: engine::Compactions) {
+    METRICS
+        .index_segments
+        .set(i64::try_from(segments).unwrap_or(i64::MAX));
+    // Two scrapes at once would otherwise both add the same difference.
+    static CATCHING_UP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = CATCHING_UP.lock().unwrap_or_else(|e| e.into_inner());
+    let m = &METRICS;
+    m.compactions
+        .inc_by(done.count.saturating_sub(m.compactions.get()));
+    let seconds = done.time.as_secs_f64() - m.compaction_seconds.get();
+    if seconds > 0.0 {
+        m.compaction_seconds.inc_by(seconds);
+    }
+}
+
 /// Every metric in the Prometheus text format.
 pub fn render() -> String {
     let mut out = Vec::new();
@@ -157,4 +206,35 @@ pub async fn track(request: Request, next: Next) -> Response {
         .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn value(name: &str) -> String {
+        render()
+            .lines()
+            .find_map(|l| Some(l.strip_prefix(name)?.strip_prefix(' ')?.to_owned()))
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn compaction_counters_catch_up_with_the_engine_totals_once() {
+        let done = |count, ms| engine::Compactions {
+            count,
+            time: Duration::from_millis(ms),
+        };
+        index_compactions(3, done(2, 1_500));
+        // Scraped again with nothing new: the counters stay, they do not add the totals.
+        index_compactions(2, done(2, 1_500));
+        assert_eq!(value("mosaic_index_segments"), "2");
+        assert_eq!(value("mosaic_index_compactions_total"), "2");
+        assert_eq!(value("mosaic_index_compaction_seconds_total"), "1.5");
+        index_compactions(2, done(3, 2_250));
+        assert_eq!(value("mosaic_index_compactions_total"), "3");
+        assert_eq!(value("mosaic_index_compaction_seconds_total"), "2.25");
+    }
 }

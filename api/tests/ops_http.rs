@@ -188,6 +188,16 @@ async fn ready_metrics_and_request_ids() {
     assert!(!metrics.contains("/v1/offers/999999"));
     assert!(line(&["mosaic_index_age_seconds"]));
     assert!(line(&["mosaic_indexed_offers"]));
+    // An empty catalogue is indexed in no segment, and nothing was compacted.
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert_eq!(value("mosaic_index_segments"), 0.0);
+    assert_eq!(value("mosaic_index_compactions_total"), 0.0);
+    assert_eq!(value("mosaic_index_compaction_seconds_total"), 0.0);
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ pub mod taxonomy;
 pub mod testing;
 pub mod views;
 
-pub use engine::{now, Engine};
+pub use engine::{now, Compactions, Engine};
 pub use error::EngineError;
 pub use feed::{FeedRequest, FeedTimings};
 pub use indexer::DigitalMode;

@@ -406,8 +406,12 @@ async fn segments_left_by_refreshes_are_merged_back_without_changing_answers() {
         .iter()
         .all(|&(o, _)| left_of(o) == Some(10)));
 
+    let compacted = engine.index_compactions();
     let left = engine.compact_index().await.unwrap();
     assert!(left <= parts, "{left} segments left for {parts} cores");
+    let after = engine.index_compactions();
+    assert_eq!(after.count, compacted.count + 1, "counted for the metrics");
+    assert!(after.time > compacted.time);
     assert_eq!(index.segment_count(), left, "searches see them");
     assert_eq!(places(&engine), before, "the same offers, places and all");
     assert_eq!(engine.indexed_offers(), offers.len() as u64);
@@ -415,5 +419,10 @@ async fn segments_left_by_refreshes_are_merged_back_without_changing_answers() {
         engine.compact_index().await.unwrap(),
         left,
         "nothing more to merge"
+    );
+    assert_eq!(
+        engine.index_compactions(),
+        after,
+        "nothing merged, nothing counted"
     );
 }

@@ -90,7 +90,7 @@ async fn ready(State(engine): State<AppState>) -> Answer<impl IntoResponse> {
 }
 
 /// Prometheus metrics (text format): request latency per route template, method and
-/// status; booking events; the index's age and size.
+/// status; booking events; the index's age, size, segments and compactions.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(engine): State<AppState>) -> impl IntoResponse {
@@ -98,6 +98,7 @@ async fn metrics(State(engine): State<AppState>) -> impl IntoResponse {
         (engine::now() - engine.index_synced_at()).max(0),
         engine.indexed_offers(),
     );
+    crate::metrics::index_compactions(engine.index().segment_count(), engine.index_compactions());
     (
         [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
         crate::metrics::render(),
