@@ -105,6 +105,7 @@ def section(args, all_runs):
                   "|---|---|---|---|---|---|---|---|---|"]
         for r in paced:
             lines.append(f"| {r['family']} | {r['offered']:,} | {rate(r):,.0f} | {r['requests']} | {cells(r)} |")
+    lines += beside(args, all_runs)
     by_family = {r["family"]: r for r in runs}
     rss_gib = args.rss_kib / 2**20
     lines += ["", "Targets (performance issue), on this machine:", ""]
@@ -141,6 +142,26 @@ def section(args, all_runs):
     if args.metrics_before and args.metrics_after:
         lines += stage_profile(args.metrics_before, args.metrics_after)
     return "\n".join(lines) + "\n"
+
+
+def beside(args, runs):
+    """The table of what ran beside each run, in the order they ran, for results that recorded it."""
+    runs = [r for r in runs if "wal_bytes" in r]
+    if not runs:
+        return []
+    lines = ["", "What ran beside each run, read before and after it: the WAL PostgreSQL wrote per "
+             "request, the checkpoints it began (forced by WAL volume when they come seconds "
+             "apart; one spreads its writes over minutes, so one begun just before a run may still "
+             "be writing in it) and the index compactions the server finished (each rewrites about "
+             "half the catalogue, seconds of one core).",
+             "", "| run | connections | offered /s | WAL per request KB | checkpoints begun | compactions |",
+             "|---|---|---|---|---|---|"]
+    for r in runs:
+        offered = f"{r['offered']:,}" if r.get("offered") else "—"
+        lines.append(f"| {r['family']} | {r.get('connections', args.connections)} | {offered} | "
+                     f"{r['wal_bytes'] / max(r['requests'], 1) / 1024:.1f} | {r['checkpoints']} | "
+                     f"{r['compactions']} |")
+    return lines
 
 
 def gnu_time(path):
