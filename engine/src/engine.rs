@@ -138,10 +138,11 @@ fn open_on_disk(dir: &Path, mode: OnDisk) -> Result<(OfferIndex, Option<Timestam
 }
 
 impl Engine {
-    /// Opens the engine on `store` and starts the background task that keeps the index
-    /// fresh. The index lives in RAM, or in `index_dir` when given: an index found there
-    /// is reopened and caught up with what changed since it was last in sync; one that is
-    /// missing, never completed or corrupt is rebuilt from the store, the source of truth.
+    /// Opens the engine on `store` and starts the background tasks that keep the index
+    /// fresh and compact. The index lives in RAM, or in `index_dir` when given: an index
+    /// found there is reopened, caught up with what changed since it was last in sync and
+    /// compacted; one that is missing, never completed or corrupt is rebuilt from the
+    /// store, the source of truth.
     pub async fn open(store: Store, index_dir: Option<&Path>) -> Result<Arc<Engine>, EngineError> {
         let index_dir = index_dir.map(|dir| (dir, OnDisk::Reuse));
         Engine::open_inner(store, index_dir, &indicatif::ProgressBar::hidden()).await
@@ -201,6 +202,12 @@ impl Engine {
             }
         }
         engine.mark_synced(started)?;
+        // Before serving, not beside the first requests: a reopened index holds a segment
+        // per refresh its last run committed, which cost every feed a fifth more CPU, and
+        // compacting them under load took the load test's first minute.
+        if let Err(e) = engine.compact_index().await {
+            tracing::warn!(error = %e, "index compaction failed; searching the index as it is");
+        }
         tokio::spawn(refresh_loop(Arc::downgrade(&engine)));
         tokio::spawn(compaction_loop(Arc::downgrade(&engine)));
         Ok(engine)
@@ -315,8 +322,8 @@ impl Engine {
     /// its own, and tantivy's merges only group small segments with small ones: after a
     /// load test's bookings, the bench world's index had 5 to 11 segments, and its feeds
     /// cost a fifth more CPU than on the two segments of a fresh build (less than a tenth
-    /// more once compacted). The task started by [`Engine::open`] calls this every
-    /// [`COMPACT_EVERY`], the first time as the engine opens.
+    /// more once compacted). [`Engine::open`] calls this before it returns, and the task
+    /// it starts every [`COMPACT_EVERY`] after.
     pub async fn compact_index(&self) -> Result<usize, EngineError> {
         let parts = segments_wanted();
         let segments = self.index.segment_count();

@@ -340,6 +340,44 @@ async fn changes_made_by_another_process_reach_the_index_within_a_second() {
 }
 
 #[tokio::test]
+async fn a_reopened_index_is_compacted_before_the_engine_serves() {
+    let t = TestStore::sqlite().await;
+    let mut f = Fixture::new(1);
+    let parts = std::thread::available_parallelism().map_or(1, usize::from);
+    let offers: Vec<(OfferId, StockId)> = (0..4 * parts)
+        .map(|_| f.offer(OfferSpec::default()))
+        .collect();
+    f.write(&t.store).await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(t.store.clone(), Some(dir.path()))
+            .await
+            .unwrap();
+        // As refreshes a second apart leave them: each offer re-added in a segment of its
+        // own.
+        let index = engine.index();
+        for &(offer, _) in &offers[..parts + 2] {
+            let doc = index.get(offer.0 as u64).unwrap().expect("indexed");
+            index.upsert([doc]).unwrap();
+            index.commit().unwrap();
+        }
+        assert!(index.segment_count() > parts);
+        close(engine).await;
+    }
+    let engine = Engine::open(t.store.clone(), Some(dir.path()))
+        .await
+        .unwrap();
+    // Checked before anything else runs on this thread, so not by the background task.
+    assert!(
+        engine.index().segment_count() <= parts,
+        "{} segments for {parts} cores",
+        engine.index().segment_count()
+    );
+    assert_eq!(engine.index_compactions().count, 1);
+    assert_eq!(engine.indexed_offers(), offers.len() as u64);
+}
+
+#[tokio::test]
 async fn segments_left_by_refreshes_are_merged_back_without_changing_answers() {
     let t = TestStore::sqlite().await;
     let mut f = Fixture::new(1);
