@@ -339,6 +339,17 @@ async fn changes_made_by_another_process_reach_the_index_within_a_second() {
     }
 }
 
+/// Re-adds each of `offers` in a segment of its own, as refreshes a second apart leave
+/// them (the refreshes of one second all re-add every offer changed in it, and the
+/// earlier segments, holding only deleted documents then, are dropped).
+fn one_segment_each(index: &indexer::OfferIndex, offers: &[(OfferId, StockId)]) {
+    for &(offer, _) in offers {
+        let doc = index.get(offer.0 as u64).unwrap().expect("indexed");
+        index.upsert([doc]).unwrap();
+        index.commit().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_reopened_index_is_compacted_before_the_engine_serves() {
     let t = TestStore::sqlite().await;
@@ -353,15 +364,8 @@ async fn a_reopened_index_is_compacted_before_the_engine_serves() {
         let engine = Engine::open(t.store.clone(), Some(dir.path()))
             .await
             .unwrap();
-        // As refreshes a second apart leave them: each offer re-added in a segment of its
-        // own.
-        let index = engine.index();
-        for &(offer, _) in &offers[..parts + 2] {
-            let doc = index.get(offer.0 as u64).unwrap().expect("indexed");
-            index.upsert([doc]).unwrap();
-            index.commit().unwrap();
-        }
-        assert!(index.segment_count() > parts);
+        one_segment_each(engine.index(), &offers[..parts + 2]);
+        assert!(engine.index().segment_count() > parts);
         close(engine).await;
     }
     let engine = Engine::open(t.store.clone(), Some(dir.path()))
@@ -422,15 +426,8 @@ async fn segments_left_by_refreshes_are_merged_back_without_changing_answers() {
         engine.book(user, stock, 1, None).await.unwrap();
     }
     engine.refresh_index().await.unwrap();
-    // Refreshes a second apart re-add each booked offer in a segment of its own (the
-    // refreshes of one second all re-add every offer changed in it, the earlier
-    // segments then hold only deleted documents and are dropped).
     let index = engine.index();
-    for &(offer, _) in booked {
-        let doc = index.get(offer.0 as u64).unwrap().expect("indexed");
-        index.upsert([doc]).unwrap();
-        index.commit().unwrap();
-    }
+    one_segment_each(index, booked);
     let segments = index.segment_count();
     assert!(segments > parts, "{segments} segments for {parts} cores");
     let before = places(&engine);
