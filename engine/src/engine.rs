@@ -205,9 +205,7 @@ impl Engine {
         // Before serving, not beside the first requests: a reopened index holds a segment
         // per refresh its last run committed, which cost every feed a fifth more CPU, and
         // compacting them under load took the load test's first minute.
-        if let Err(e) = engine.compact_index().await {
-            tracing::warn!(error = %e, "index compaction failed; searching the index as it is");
-        }
+        engine.compact_or_warn().await;
         tokio::spawn(refresh_loop(Arc::downgrade(&engine)));
         tokio::spawn(compaction_loop(Arc::downgrade(&engine)));
         Ok(engine)
@@ -346,6 +344,14 @@ impl Engine {
             "compacted the index"
         );
         Ok(left)
+    }
+
+    /// [`Engine::compact_index`] where a failure is not the caller's: logged, and the
+    /// index searched as it is.
+    async fn compact_or_warn(&self) {
+        if let Err(e) = self.compact_index().await {
+            tracing::warn!(error = %e, "index compaction failed; searching the index as it is");
+        }
     }
 
     async fn reindex(&self, ids: &[OfferId]) -> Result<(), EngineError> {
@@ -543,7 +549,9 @@ fn segments_wanted() -> usize {
 }
 
 async fn compaction_loop(engine: Weak<Engine>) {
-    let mut tick = tokio::time::interval(COMPACT_EVERY);
+    // The first a period after the one `Engine::open` ran.
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + COMPACT_EVERY, COMPACT_EVERY);
     // A compaction that outlasts the period is followed by a full period, not a burst.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -551,9 +559,7 @@ async fn compaction_loop(engine: Weak<Engine>) {
         let Some(engine) = engine.upgrade() else {
             return;
         };
-        if let Err(e) = engine.compact_index().await {
-            tracing::warn!(error = %e, "index compaction failed; searching the index as it is");
-        }
+        engine.compact_or_warn().await;
     }
 }
 
