@@ -21,11 +21,11 @@ use crate::views::{
 /// How often changed offers are pushed to the index: the bound on search freshness.
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
-/// How often the index is looked at for segments to merge back together: the most often
-/// it is compacted. Compacting rewrites the segment the small ones join (half the
-/// catalogue on two cores: 1.3 s of one core on the bench world when idle, 3 to 7 s of
-/// wall time beside feeds), so at most once a minute costs a few percent of a core,
-/// against the tenth of every feed's CPU that stray segments cost.
+/// How often the index is looked at for segments to merge back together. Most times
+/// only the small segments refreshes added are merged, milliseconds; now and then a
+/// large one is rewritten (half the catalogue on two cores: 2 to 3 s of one core on the
+/// bench world when idle), so once a minute costs little against what stray segments
+/// cost every feed.
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
 /// The current time as a [`Timestamp`].
@@ -58,8 +58,8 @@ pub struct Engine {
 }
 
 /// The index compactions an engine has run since it opened ([`Engine::compact_index`]):
-/// each rewrites about half the catalogue on two cores, seconds of CPU beside the requests,
-/// so an operator sets them against the latency of the same minutes.
+/// one that rewrites a large segment is seconds of CPU beside the requests, so an
+/// operator sets them against the latency of the same minutes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Compactions {
     /// Compactions that merged segments.
@@ -315,35 +315,36 @@ impl Engine {
         result
     }
 
-    /// Merges the index's segments back into one per core when there are more, and
+    /// Merges the index's segments back into one per core and at most one small one, and
     /// returns how many are left. Each refresh that changed offers commits a segment of
-    /// its own, and tantivy's merges only group small segments with small ones: after a
-    /// load test's bookings, the bench world's index had 5 to 11 segments, and its feeds
-    /// cost a fifth more CPU than on the two segments of a fresh build (less than a tenth
-    /// more once compacted). [`Engine::open`] calls this before it returns, and the task
-    /// it starts every [`COMPACT_EVERY`] after.
+    /// its own: after a load test's bookings, the bench world's index had 5 to 11
+    /// segments, and its feeds cost a fifth more CPU than on the two segments of a fresh
+    /// build. Merging the small ones together takes milliseconds; the large ones are
+    /// rewritten (seconds) only when the changes come to an eighth of them (see
+    /// [`indexer::OfferIndex::compact`]). [`Engine::open`] calls this before it returns,
+    /// and the task it starts every [`COMPACT_EVERY`] after.
     pub async fn compact_index(&self) -> Result<usize, EngineError> {
-        let parts = segments_wanted();
-        let segments = self.index.segment_count();
-        if segments <= parts {
-            return Ok(segments);
-        }
         let index = self.index.clone();
         let started = std::time::Instant::now();
-        let left = tokio::task::spawn_blocking(move || index.compact(parts))
+        let segments = index.segment_count();
+        let done = tokio::task::spawn_blocking(move || index.compact(segments_wanted()))
             .await
             .map_err(|e| EngineError::Data(format!("the index compaction task failed: {e}")))??;
-        let mut done = self.compactions.lock().expect("compactions lock");
-        done.count += 1;
-        done.time += started.elapsed();
-        drop(done);
+        if done.rewritten == 0 {
+            return Ok(done.segments);
+        }
+        let mut total = self.compactions.lock().expect("compactions lock");
+        total.count += 1;
+        total.time += started.elapsed();
+        drop(total);
         tracing::info!(
             segments,
-            left,
+            left = done.segments,
+            rewritten = done.rewritten,
             ms = started.elapsed().as_millis() as u64,
             "compacted the index"
         );
-        Ok(left)
+        Ok(done.segments)
     }
 
     /// [`Engine::compact_index`] where a failure is not the caller's: logged, and the

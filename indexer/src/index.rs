@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tantivy::collector::Collector;
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::query::EnableScoring;
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery,
@@ -19,6 +20,7 @@ use tantivy::{
 use crate::analysis::{french_analyzer, text_query, FRENCH};
 use crate::cells::{CellCountCache, CountTerms, DOCS_PER_CELL};
 use crate::collect::{ColumnCache, Columns, Harvest, OfferCollector};
+use crate::compaction::{plan, Segment};
 use crate::cover::{disk_cover, CoverCell};
 use crate::query::{DigitalMode, GeoPlan, Plan, Query};
 use crate::schema::{build_schema, Fields};
@@ -46,6 +48,17 @@ fn settings() -> IndexSettings {
 
 /// How many times [`OfferIndex::compact`] regroups segments held by background merges.
 const COMPACT_ATTEMPTS: usize = 50;
+
+/// What [`OfferIndex::compact`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Documents written into merged segments: 0 when nothing was worth merging, a few
+    /// thousand when only the small segments were, half the catalogue on two cores when
+    /// the large ones were rewritten.
+    pub rewritten: u64,
+    /// Segments searches visit now.
+    pub segments: usize,
+}
 
 /// Radius of the first disk a nearest-first search tries (see [`Query::exact_total`]).
 const NEAREST_FIRST_START_M: f64 = 1_000.0;
@@ -304,38 +317,46 @@ impl OfferIndex {
         self.reader.searcher().num_docs()
     }
 
-    /// Merges the committed segments into `parts` of about equal size (fewer if there are
-    /// fewer) and waits for it; returns how many segments are left. A search looks each of
-    /// its cells' terms up in every segment: after a full build left a dozen, that was most
-    /// of a feed's candidate search on the bench world. `parts` as many as cores keeps a
-    /// lone search spread over them. Merges the writer started by itself may hold some
-    /// segments for a while: those are waited for and the grouping done again.
-    pub fn compact(&self, parts: usize) -> Result<usize, IndexError> {
-        let parts = parts.max(1);
+    /// Merges the committed segments back into `parts` large ones and at most one small
+    /// one, and waits for it. The small ones are merged together each time; the large
+    /// ones are rewritten only once the small ones and the documents deleted from the
+    /// large ones come to an eighth of the smallest large one. A search
+    /// looks each of its cells' terms up in every segment: after a full build left a
+    /// dozen, that was most of a feed's candidate search on the bench world, and each
+    /// refresh adds one. `parts` as many as cores keeps a lone search spread over them.
+    /// Merges the writer started by itself may hold some segments for a while: those are
+    /// waited for and the plan made again.
+    pub fn compact(&self, parts: usize) -> Result<Compacted, IndexError> {
         let mut attempts = 0;
         loop {
             self.reader.reload()?;
-            let mut metas = self.reader.searcher().index().searchable_segment_metas()?;
-            if metas.len() <= parts {
-                return Ok(metas.len());
+            let segments: Vec<Segment<SegmentId>> = self
+                .reader
+                .searcher()
+                .index()
+                .searchable_segment_metas()?
+                .iter()
+                .map(|m| Segment {
+                    id: m.id(),
+                    docs: m.num_docs(),
+                    deleted: m.num_deleted_docs(),
+                })
+                .collect();
+            let groups = plan(&segments, parts);
+            if groups.is_empty() {
+                return Ok(Compacted {
+                    rewritten: 0,
+                    segments: segments.len(),
+                });
             }
-            // Largest first, each to the lightest group so far.
-            metas.sort_by_key(|m| std::cmp::Reverse(m.num_docs()));
-            let mut groups: Vec<(u64, Vec<tantivy::index::SegmentId>)> =
-                vec![(0, Vec::new()); parts];
-            for m in &metas {
-                if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-                    g.0 += u64::from(m.num_docs());
-                    g.1.push(m.id());
-                }
-            }
+            let rewritten = segments
+                .iter()
+                .filter(|s| groups.iter().flatten().any(|id| *id == s.id))
+                .map(|s| u64::from(s.docs))
+                .sum();
             let merges: Vec<_> = {
                 let mut writer = self.writer()?;
-                groups
-                    .iter()
-                    .filter(|g| g.1.len() > 1)
-                    .map(|g| writer.merge(&g.1))
-                    .collect()
+                groups.iter().map(|g| writer.merge(g)).collect()
             };
             let mut busy = false;
             for merge in merges {
@@ -344,7 +365,10 @@ impl OfferIndex {
             if !busy {
                 self.reader.reload()?;
                 self.read_columns()?;
-                return Ok(parts.min(metas.len()));
+                return Ok(Compacted {
+                    rewritten,
+                    segments: self.segment_count(),
+                });
             }
             attempts += 1;
             if attempts == COMPACT_ATTEMPTS {

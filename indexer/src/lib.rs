@@ -93,6 +93,7 @@ mod analysis;
 mod cells;
 mod codes;
 mod collect;
+mod compaction;
 mod cover;
 mod doc;
 mod error;
@@ -108,7 +109,7 @@ pub use cover::{spatial_key, Disk};
 pub use doc::OfferDoc;
 pub use error::IndexError;
 pub use geo::{haversine_m, BoundingBox, GeoPoint, EARTH_RADIUS_M};
-pub use index::{CategoryFacet, Hit, Lookup, OfferIndex, SearchResults};
+pub use index::{CategoryFacet, Compacted, Hit, Lookup, OfferIndex, SearchResults};
 pub use query::{
     DigitalMode, Filters, GeoFilter, Query, SortBy, DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS,
     MAX_RADIUS_M, MIN_RADIUS_M,

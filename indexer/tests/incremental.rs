@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use indexer::{Filters, GeoFilter, GeoPoint, IndexError, OfferIndex, Query};
+use indexer::{Compacted, Filters, GeoFilter, GeoPoint, IndexError, OfferDoc, OfferIndex, Query};
 
 fn text(t: &str) -> Query {
     Query {
@@ -260,4 +260,59 @@ fn concurrent_searches_during_writes() {
         writer.join().unwrap();
     });
     assert_eq!(index.doc_count(), 400);
+}
+
+/// Offers re-added a batch at a time, as refreshes leave them, are merged among
+/// themselves while they are few, and folded into the large segment once they are worth
+/// its rewrite. 20,000 offers, because tantivy's own merges take every segment under
+/// 10,000 documents for a small one and would fold a smaller catalogue by themselves.
+#[test]
+fn compaction_rewrites_the_large_segment_only_once_changes_are_worth_it() {
+    let offers = random_offers(&mut rng(23), 20_000);
+    let index = OfferIndex::in_ram().unwrap();
+    index.upsert(offers.iter().cloned()).unwrap();
+    index.commit().unwrap();
+    assert_eq!(
+        index.compact(1).unwrap().segments,
+        1,
+        "a build is compacted"
+    );
+    let readd = |offers: &[OfferDoc]| {
+        for chunk in offers.chunks(25) {
+            index.upsert(chunk.iter().cloned()).unwrap();
+            index.commit().unwrap();
+        }
+    };
+    let all = Query {
+        filters: Filters {
+            include_sold_out: true,
+            ..Filters::default()
+        },
+        ..text("offre")
+    };
+    let unchanged = |index: &OfferIndex| {
+        assert_eq!(index.search(&all).unwrap().total, 20_000);
+        for offer in offers.iter().step_by(97) {
+            assert_eq!(index.get(offer.id).unwrap().as_ref(), Some(offer));
+        }
+    };
+
+    readd(&offers[..100]);
+    let tail = index.compact(1).unwrap();
+    assert_eq!(tail.segments, 2, "the large segment and one small one");
+    // Background merges may have grouped the batches already; the large segment's
+    // 19,900 documents were not rewritten.
+    assert!(tail.rewritten <= 100, "{tail:?}");
+    unchanged(&index);
+
+    // 1,300 re-added and as many deleted from the large segment's 18,700: over an eighth.
+    readd(&offers[100..1_300]);
+    assert_eq!(
+        index.compact(1).unwrap(),
+        Compacted {
+            rewritten: 20_000,
+            segments: 1
+        }
+    );
+    unchanged(&index);
 }
