@@ -244,18 +244,21 @@ wc -l "$work"/*.tsv >&2
 
 # What ran beside the requests, read before and after each run: PostgreSQL's WAL position
 # (in bytes) and how many checkpoints it has begun, and the index compactions the server has
-# finished. A latency spike then has its suspects written next to it.
+# finished with the seconds they took. A latency spike then has its suspects written next to it.
 beside() {
     local pg compactions
     pg=$(psql_db -F ' ' -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
-    compactions=$(curl -fs "$base/metrics" | awk '$1 == "mosaic_index_compactions_total" {print $2}')
-    echo "$pg ${compactions:-0}"
+    compactions=$(curl -fs "$base/metrics" | awk '
+        $1 == "mosaic_index_compactions_total" {n = $2}
+        $1 == "mosaic_index_compaction_seconds_total" {s = $2}
+        END {print n + 0, s + 0}')
+    echo "$pg $compactions"
 }
 run() { # family file [offered requests/s] [connections] -> one JSON line
     local family=$1 file=$2 rate=${3:-0} conns=${4:-$connections}
-    local wal0 checkpoints0 compactions0 wal1 checkpoints1 compactions1
+    local wal0 checkpoints0 compactions0 seconds0 wal1 checkpoints1 compactions1 seconds1
     log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
-    read -r wal0 checkpoints0 compactions0 <<< "$(beside)"
+    read -r wal0 checkpoints0 compactions0 seconds0 <<< "$(beside)"
     rm -f "$work/done"
     wrk -t1 -c"$conns" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
         -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
@@ -265,9 +268,9 @@ run() { # family file [offered requests/s] [connections] -> one JSON line
         sleep 0.05
     done
     wait "$wrk_pid"
-    read -r wal1 checkpoints1 compactions1 <<< "$(beside)"
+    read -r wal1 checkpoints1 compactions1 seconds1 <<< "$(beside)"
     grep '^{' "$work/wrk.out" |
-        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), /"
+        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), /"
 }
 # Each family at a quarter, a half and three quarters of the rate its own run reached, for
 # about ten seconds each: the latency an app's requests meet at that load. Feeds and
