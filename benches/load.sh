@@ -188,9 +188,10 @@ PY
 # Offer detail.
 draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5(id::text || '$seed') LIMIT $n" \
     "$work/offer.tsv"
-# Bookings, twice as many (the paced runs book too): distinct users with at least 20 € left,
-# physical stocks of at most 20 € with 50+ places, bookable for days yet; pairs the user
-# has not booked. Row numbers are given after each side's draw: numbered before it, the two
+# Bookings, three times as many (the paced runs book too: a quarter, a half and three
+# quarters of the booking run's rate for 10 s each, 24,000 at 1,600/s): distinct users with
+# at least 20 € left, physical stocks of at most 20 € with 50+ places, bookable for days
+# yet; pairs the user has not booked. Row numbers are given after each side's draw: numbered before it, the two
 # sides shared only ~n²/users numbers (76 pairs of 5,000).
 draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                  (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
@@ -198,7 +199,7 @@ draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                     AND st.price_cents <= 2000 AND (st.quantity IS NULL OR st.quantity - st.booked >= 50)
                     AND (st.beginning_at IS NULL OR st.beginning_at > $now + 3 * 86400)
                     AND (st.booking_limit_at IS NULL OR st.booking_limit_at > $now + 86400)
-                  ORDER BY md5(st.id::text || '$seed') LIMIT $((2 * n))) st),
+                  ORDER BY md5(st.id::text || '$seed') LIMIT $((3 * n))) st),
            u AS (SELECT user_id, row_number() OVER () AS rn FROM
                  (SELECT user_id FROM
                    (SELECT DISTINCT ON (user_id) user_id FROM deposits
@@ -206,7 +207,7 @@ draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                       AND amount_cents - spent_cents - closed_cents >= 2000
                       AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
                     ORDER BY user_id) d
-                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $((2 * n))) du)
+                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $((3 * n))) du)
       SELECT 'POST', '/v1/bookings', json_build_object('user_id', u.user_id, 'stock_id', s.id, 'quantity', 1)
       FROM s JOIN u USING (rn)
       WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.user_id = u.user_id AND b.offer_id = s.offer_id)" \
