@@ -22,10 +22,10 @@ use crate::views::{
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
 /// How often the index is looked at for segments to merge back together. Most times
-/// only the small segments refreshes added are merged, milliseconds; now and then a
-/// large one is rewritten (half the catalogue on two cores: 2 to 3 s of one core on the
-/// bench world when idle), so once a minute costs little against what stray segments
-/// cost every feed.
+/// only the small segments refreshes added are merged, a fraction of a second; now and
+/// then a large one is rewritten (half the catalogue on two cores: 2 to 4 s of one core
+/// on the bench world when idle), so once a minute costs little against what stray
+/// segments cost every feed.
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
 /// The current time as a [`Timestamp`].
@@ -319,8 +319,8 @@ impl Engine {
     /// returns how many are left. Each refresh that changed offers commits a segment of
     /// its own: after a load test's bookings, the bench world's index had 5 to 11
     /// segments, and its feeds cost a fifth more CPU than on the two segments of a fresh
-    /// build. Merging the small ones together takes milliseconds; the large ones are
-    /// rewritten (seconds) only when the changes come to an eighth of them (see
+    /// build. Merging the small ones together takes a fraction of a second; a large one is
+    /// rewritten (seconds) only when the changes come to an eighth of it (see
     /// [`indexer::OfferIndex::compact`]). [`Engine::open`] calls this before it returns,
     /// and the task it starts every [`COMPACT_EVERY`] after.
     pub async fn compact_index(&self) -> Result<usize, EngineError> {

@@ -52,9 +52,9 @@ const COMPACT_ATTEMPTS: usize = 50;
 /// What [`OfferIndex::compact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compacted {
-    /// Documents written into merged segments: 0 when nothing was worth merging, a few
-    /// thousand when only the small segments were, half the catalogue on two cores when
-    /// the large ones were rewritten.
+    /// Documents written into merged segments: 0 when nothing was worth merging, those of
+    /// the small segments when only they were, and half the catalogue on two cores more
+    /// when a large one was rewritten.
     pub rewritten: u64,
     /// Segments searches visit now.
     pub segments: usize,
@@ -318,14 +318,14 @@ impl OfferIndex {
     }
 
     /// Merges the committed segments back into `parts` large ones and at most one small
-    /// one, and waits for it. The small ones are merged together each time; the large
-    /// ones are rewritten only once the small ones and the documents deleted from the
-    /// large ones come to an eighth of the smallest large one. A search
-    /// looks each of its cells' terms up in every segment: after a full build left a
-    /// dozen, that was most of a feed's candidate search on the bench world, and each
-    /// refresh adds one. `parts` as many as cores keeps a lone search spread over them.
-    /// Merges the writer started by itself may hold some segments for a while: those are
-    /// waited for and the plan made again.
+    /// one, and waits for it. The small ones are merged together each time; a large one
+    /// is rewritten only once the small ones and the documents deleted from the large
+    /// ones come to an eighth of the smallest large one. A search looks each of its
+    /// cells' terms up in every segment: after a full build left a dozen, that was most of
+    /// a feed's candidate search on the bench world, and each refresh adds one. `parts` as
+    /// many as cores keeps a lone search spread over them. Merges the writer started by
+    /// itself may hold some segments for a while: those are waited for and the plan made
+    /// again.
     pub fn compact(&self, parts: usize) -> Result<Compacted, IndexError> {
         let mut attempts = 0;
         loop {
