@@ -4,11 +4,11 @@
 //! spreads over every core) and a tail of small ones that refreshes add, one per commit.
 //! Searches pay for every segment they visit, so the tail is merged into one segment as
 //! often as [`OfferIndex::compact`](crate::OfferIndex::compact) is called: that rewrites
-//! only the offers changed since the last full compaction, milliseconds. Folding the tail
-//! into the large segments rewrites half the catalogue on two cores, seconds of a core
-//! during which the feeds beside it queued (the load test's worst p99s), so it waits
-//! until what the large segments hold for nothing, the tail and their deleted documents,
-//! is worth a rewrite.
+//! only the offers changed since the last rewrite, a fraction of a second on the bench
+//! world. Folding the tail into a large segment rewrites half the catalogue on two cores,
+//! seconds of a core during which the feeds beside it queued (the load test's worst
+//! p99s), so it waits until what the large segments hold for nothing, the tail and their
+//! deleted documents, is worth a rewrite.
 
 /// A committed segment as a compaction sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,7 +50,8 @@ pub(crate) fn plan<Id: Copy>(segments: &[Segment<Id>], parts: usize) -> Vec<Vec<
     }
     if tail_docs < smallest {
         // Into the lightest large segment alone: rewriting the others too would double
-        // the cost for a balance that one fold hardly changes (each adds under an eighth).
+        // the cost for a balance that one fold hardly changes (it adds the tail, about an
+        // eighth of a segment when the tail is what made the rewrite worth it).
         let lightest = large[parts - 1].id;
         return vec![std::iter::once(lightest)
             .chain(tail.iter().map(|s| s.id))
