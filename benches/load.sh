@@ -191,8 +191,8 @@ draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5
 # Bookings, three times as many (the paced runs book too: a quarter, a half and three
 # quarters of the booking run's rate for 10 s each, 24,000 at 1,600/s): distinct users with
 # at least 20 € left, physical stocks of at most 20 € with 50+ places, bookable for days
-# yet; pairs the user has not booked. Row numbers are given after each side's draw: numbered before it, the two
-# sides shared only ~n²/users numbers (76 pairs of 5,000).
+# yet; pairs the user has not booked. Row numbers are given after each side's draw:
+# numbered before it, the two sides shared only ~n²/users numbers (76 pairs of 5,000).
 draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
                  (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
                   WHERE o.is_active AND NOT st.is_deleted AND o.venue_id IS NOT NULL AND o.url IS NULL
