@@ -41,6 +41,8 @@ struct Metrics {
     index_age: IntGauge,
     /// `mosaic_indexed_offers`.
     indexed_offers: IntGauge,
+    /// `mosaic_index_reindexed_offers_total`.
+    reindexed: IntCounter,
     /// `mosaic_index_segments`.
     index_segments: IntGauge,
     /// `mosaic_index_compactions_total`.
@@ -93,6 +95,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     .expect("valid gauge");
     let indexed_offers =
         IntGauge::new("mosaic_indexed_offers", "Offers in the search index").expect("valid gauge");
+    let reindexed = IntCounter::new(
+        "mosaic_index_reindexed_offers_total",
+        "Offer documents the index refreshes wrote or removed: each change is pushed once",
+    )
+    .expect("valid counter");
     let index_segments = IntGauge::new(
         "mosaic_index_segments",
         "Segments of the search index: each refresh that changed offers adds one, a compaction \
@@ -116,6 +123,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(bookings.clone()),
         Box::new(index_age.clone()),
         Box::new(indexed_offers.clone()),
+        Box::new(reindexed.clone()),
         Box::new(index_segments.clone()),
         Box::new(compactions.clone()),
         Box::new(compaction_seconds.clone()),
@@ -132,6 +140,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         bookings,
         index_age,
         indexed_offers,
+        reindexed,
         index_segments,
         compactions,
         compaction_seconds,
@@ -156,12 +165,20 @@ pub fn booking(event: &str, n: u64) {
     METRICS.bookings.with_label_values(&[event]).inc_by(n);
 }
 
-/// Records the index's freshness, just before a scrape renders it.
-pub fn index_freshness(age_s: i64, offers: u64) {
+/// Two scrapes at once would otherwise both add the same difference to a counter that
+/// catches up with an engine total.
+static CATCHING_UP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Records the index's freshness and the offer documents the engine has re-indexed, just
+/// before a scrape renders them.
+pub fn index_freshness(age_s: i64, offers: u64, reindexed: u64) {
     METRICS.index_age.set(age_s);
     METRICS
         .indexed_offers
         .set(i64::try_from(offers).unwrap_or(i64::MAX));
+    let _alone = CATCHING_UP.lock().unwrap_or_else(|e| e.into_inner());
+    let counter = &METRICS.reindexed;
+    counter.inc_by(reindexed.saturating_sub(counter.get()));
 }
 
 /// Records the index's segments and the compactions the engine has run, just before a
@@ -170,8 +187,6 @@ pub fn index_compactions(segments: usize, done: engine::Compactions) {
     METRICS
         .index_segments
         .set(i64::try_from(segments).unwrap_or(i64::MAX));
-    // Two scrapes at once would otherwise both add the same difference.
-    static CATCHING_UP: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _alone = CATCHING_UP.lock().unwrap_or_else(|e| e.into_inner());
     let m = &METRICS;
     m.compactions
@@ -236,5 +251,15 @@ mod tests {
         index_compactions(2, done(3, 2_250));
         assert_eq!(value("mosaic_index_compactions_total"), "3");
         assert_eq!(value("mosaic_index_compaction_seconds_total"), "2.25");
+    }
+
+    #[test]
+    fn the_reindexed_counter_catches_up_with_the_engine_total_once() {
+        index_freshness(1, 10, 7);
+        index_freshness(0, 10, 7);
+        assert_eq!(value("mosaic_index_reindexed_offers_total"), "7");
+        assert_eq!(value("mosaic_index_age_seconds"), "0");
+        index_freshness(0, 10, 9);
+        assert_eq!(value("mosaic_index_reindexed_offers_total"), "9");
     }
 }

@@ -188,7 +188,7 @@ async fn ready_metrics_and_request_ids() {
     assert!(!metrics.contains("/v1/offers/999999"));
     assert!(line(&["mosaic_index_age_seconds"]));
     assert!(line(&["mosaic_indexed_offers"]));
-    // An empty catalogue is indexed in no segment, and nothing was compacted.
+    // An empty catalogue is indexed in no segment, and nothing was compacted or re-indexed.
     let value = |name: &str| -> f64 {
         metrics
             .lines()
@@ -198,6 +198,7 @@ async fn ready_metrics_and_request_ids() {
     assert_eq!(value("mosaic_index_segments"), 0.0);
     assert_eq!(value("mosaic_index_compactions_total"), 0.0);
     assert_eq!(value("mosaic_index_compaction_seconds_total"), 0.0);
+    assert_eq!(value("mosaic_index_reindexed_offers_total"), 0.0);
 }
 
 #[tokio::test]

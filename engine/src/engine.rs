@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::booking::BookingRequest;
 use crate::domain::{Coordinates, Timestamp};
 use crate::error::EngineError;
 use crate::ids::{OfferId, UserId};
+use crate::index_sync::SyncCursor;
 use crate::indexing::offer_doc;
 use crate::store::{IdempotencyKey, Store};
 use crate::taxonomy::Taxonomy;
@@ -43,8 +45,13 @@ pub struct Engine {
     index_dir: Option<PathBuf>,
     /// The lock of the on-disk index's folder, held while the engine lives.
     _index_lock: Option<std::fs::File>,
-    /// The index reflects the store as of this instant.
+    /// The instant of the last refresh: the index reflects what was committed then.
     synced_at: Mutex<Timestamp>,
+    /// Where the refreshes read the store's changes from; held for a whole refresh, so
+    /// that refreshes take turns.
+    sync: tokio::sync::Mutex<SyncCursor>,
+    /// Offer documents written to the index by refreshes since the engine opened.
+    reindexed: AtomicU64,
     /// The taste model giving profiles and offers embeddings; `None` until one is loaded.
     model: std::sync::RwLock<Option<Arc<ranking::embedding::TasteModel>>>,
     /// The active editorial boosts, read again after a short while or an edit.
@@ -68,7 +75,8 @@ pub struct Compactions {
     pub time: Duration,
 }
 
-/// Written beside an on-disk index: the instant it reflects the store as of.
+/// Written beside an on-disk index: the instant from which a restart reads the store's
+/// changes to catch up (see [`crate::index_sync`]).
 const SYNCED_FILE: &str = "mosaic-synced-at";
 
 /// Locked by the engine that uses an on-disk index, for as long as it lives: a second
@@ -180,28 +188,30 @@ impl Engine {
             index_dir: index_dir.map(|(dir, _)| dir.to_path_buf()),
             _index_lock: index_lock,
             synced_at: Mutex::new(0),
+            sync: tokio::sync::Mutex::new(SyncCursor::new(synced_at.unwrap_or(0))),
+            reindexed: AtomicU64::new(0),
             model: std::sync::RwLock::new(None),
             boost_cache: Mutex::new(Default::default()),
             digital_cache: Mutex::new(None),
             ranked_feeds: Default::default(),
             compactions: Mutex::default(),
         });
-        // Read the clock before the store: what changes meanwhile is caught next time.
-        let started = now();
         match synced_at {
-            Some(since) => {
-                let changed = engine.store.changed_offers(since, started).await?;
-                engine.reindex(&changed).await?;
-                tracing::info!(
-                    changed = changed.len(),
-                    "reopened the on-disk index and caught up"
-                );
+            Some(_) => {
+                let changed = engine.refresh_index().await?;
+                tracing::info!(changed, "reopened the on-disk index and caught up");
             }
             None => {
+                // The clock, then the open transactions, before the store: what they and
+                // later ones commit is read by the next refresh.
+                let started = now();
+                let open = engine.store.open_transactions().await?;
                 engine.rebuild_index_with(progress).await?;
+                let mut cursor = engine.sync.lock().await;
+                cursor.advance(started, open);
+                engine.mark_synced(started, cursor.resume_from())?;
             }
         }
-        engine.mark_synced(started)?;
         // Before serving, not beside the first requests: a reopened index holds a segment
         // per refresh its last run committed, which cost every feed a fifth more CPU, and
         // compacting them under load took the load test's first minute.
@@ -211,12 +221,12 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Records that the index reflects the store as of `at` (in memory, and beside an
-    /// on-disk index so that a restart knows where to catch up from).
-    fn mark_synced(&self, at: Timestamp) -> Result<(), EngineError> {
+    /// Records that the index reflects what the store had committed at `at`, and beside
+    /// an on-disk index that a restart must read changes from `resume_from` on.
+    fn mark_synced(&self, at: Timestamp, resume_from: Timestamp) -> Result<(), EngineError> {
         *self.synced_at.lock().expect("sync lock") = at;
         if let Some(dir) = &self.index_dir {
-            std::fs::write(dir.join(SYNCED_FILE), at.to_string())?;
+            std::fs::write(dir.join(SYNCED_FILE), resume_from.to_string())?;
         }
         Ok(())
     }
@@ -245,6 +255,12 @@ impl Engine {
     /// The instant the index reflects the store as of: its freshness.
     pub fn index_synced_at(&self) -> Timestamp {
         *self.synced_at.lock().expect("sync lock")
+    }
+
+    /// Offer documents the refreshes have written to the index since the engine opened:
+    /// each change read from the store is pushed once (see [`crate::index_sync`]).
+    pub fn reindexed_offers(&self) -> u64 {
+        self.reindexed.load(Ordering::Relaxed)
     }
 
     /// Number of offers in the index.
@@ -291,20 +307,29 @@ impl Engine {
         Ok(records.len())
     }
 
-    /// Pushes to the index every offer marked stale here, and every offer the store says
-    /// changed since the last sync (another process, or time closing a stock), in one commit.
+    /// Pushes to the index every offer marked stale here, and every offer whose changes
+    /// the store shows for the first time (another process, or time closing a stock), in
+    /// one commit; returns how many.
     pub async fn refresh_index(&self) -> Result<usize, EngineError> {
-        let started = now();
-        let since = *self.synced_at.lock().expect("sync lock");
+        let mut cursor = self.sync.lock().await;
+        // The clock before the store: a transaction that begins after this stamps no
+        // earlier than the cursor looks back.
+        let read_at = now();
         let mut ids: BTreeSet<OfferId> =
             std::mem::take(&mut *self.dirty.lock().expect("dirty set lock"));
         let result = async {
-            ids.extend(self.store.changed_offers(since, started).await?);
+            let open = self.store.open_transactions().await?;
+            let changes = self
+                .store
+                .index_changes(cursor.read_from(&open), read_at)
+                .await?;
+            ids.extend(cursor.fresh(&changes));
             let ids: Vec<OfferId> = ids.iter().copied().collect();
             if !ids.is_empty() {
                 self.reindex(&ids).await?;
             }
-            self.mark_synced(started)?;
+            cursor.advance(read_at, open);
+            self.mark_synced(read_at, cursor.resume_from())?;
             Ok::<usize, EngineError>(ids.len())
         }
         .await;
@@ -385,6 +410,8 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Data(format!("the index update task failed: {e}")))??;
+        self.reindexed
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 

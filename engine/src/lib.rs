@@ -17,6 +17,7 @@ pub mod eval;
 
 mod feed;
 pub mod ids;
+mod index_sync;
 pub mod indexing;
 pub mod me;
 pub mod money;

@@ -329,13 +329,83 @@ async fn changes_made_by_another_process_reach_the_index_within_a_second() {
         now: engine::now(),
     };
     t.store.book(&req, None).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while engine.search(&paris).await.unwrap().total != 1 {
+    until_found(&engine, &paris, 1, Duration::from_secs(1)).await;
+}
+
+/// Waits until `search` finds `expected` offers, or panics after `within`.
+async fn until_found(engine: &Engine, search: &SearchRequest, expected: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let found = engine.search(search).await.unwrap().total;
+        if found == expected {
+            return;
+        }
         assert!(
             Instant::now() < deadline,
-            "the sold-out offer is still searchable after 1 s"
+            "{found} offers found after {within:?}, not {expected}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_committed_long_after_its_stamp_reaches_the_index() {
+    use sqlx::Connection;
+    // Only PostgreSQL tells which transactions are open; an SQLite writer holds the whole
+    // file, and is this process's own.
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    let mut f = Fixture::new(1);
+    f.offer(OfferSpec::default());
+    let (withdrawn, _) = f.offer(OfferSpec::default());
+    f.write(&t.store).await;
+    let engine = Engine::open(t.store.clone(), None).await.unwrap();
+    let paris = near(48.8566, 2.3522, 5.0);
+    assert_eq!(engine.search(&paris).await.unwrap().total, 2);
+
+    // A batch job withdraws an offer, stamping the change when it makes it, and commits
+    // seconds later: meanwhile, refreshes read past the stamp and saw nothing.
+    let mut job = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut job).await.unwrap();
+    sqlx::query("UPDATE offers SET is_active = FALSE, updated_at = $1 WHERE id = $2")
+        .bind(engine::now())
+        .bind(withdrawn.0)
+        .execute(&mut job)
+        .await
+        .unwrap();
+    let stamped = engine::now();
+    while engine.index_synced_at() < stamped + 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        engine.search(&paris).await.unwrap().total,
+        2,
+        "not committed yet"
+    );
+    sqlx::query("COMMIT").execute(&mut job).await.unwrap();
+    until_found(&engine, &paris, 1, Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn each_booking_made_elsewhere_is_pushed_to_the_index_once() {
+    for t in TestStore::each().await {
+        let mut f = Fixture::new(1);
+        let stocks: Vec<StockId> = (0..3).map(|_| f.offer(OfferSpec::default()).1).collect();
+        let user = f.user(Some(Cents(5_000)), None);
+        f.write(&t.store).await;
+        let engine = Engine::open(t.store.clone(), None).await.unwrap();
+        assert_eq!(engine.reindexed_offers(), 0, "a build is not a refresh");
+        for stock in stocks {
+            engine::testing::book_one(&t.store, user, stock, engine::now()).await;
+        }
+        // Every refresh looks back over a second or two: long enough for each to read the
+        // bookings again, several times.
+        let booked = engine::now();
+        while engine.index_synced_at() < booked + 4 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(engine.reindexed_offers(), 3, "{}", t.url);
     }
 }
 

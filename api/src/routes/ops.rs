@@ -97,6 +97,7 @@ async fn metrics(State(engine): State<AppState>) -> impl IntoResponse {
     crate::metrics::index_freshness(
         (engine::now() - engine.index_synced_at()).max(0),
         engine.indexed_offers(),
+        engine.reindexed_offers(),
     );
     crate::metrics::index_compactions(engine.index().segment_count(), engine.index_compactions());
     (

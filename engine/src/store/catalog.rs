@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use futures::TryStreamExt;
 
 use super::{on_pool, Store};
-use crate::domain::{Coordinates, Offer, Stock, Timestamp, Venue};
+use crate::domain::{Coordinates, Offer, Stock, Venue};
 use crate::error::EngineError;
 use crate::ids::{OfferId, OffererId, StockId, VenueId};
 use crate::money::Cents;
@@ -199,31 +199,5 @@ impl Store {
             .await
         })?;
         Ok(row.map(Stock::from))
-    }
-}
-
-impl Store {
-    /// Offers whose index document may have changed in `[since, until]`: edited offers,
-    /// offers booked, cancelled or used, and offers whose stocks closed or started (time
-    /// alone makes those unbookable). This is how changes made by another process (a
-    /// batch job, a restart) reach the index.
-    pub async fn changed_offers(
-        &self,
-        since: Timestamp,
-        until: Timestamp,
-    ) -> Result<Vec<OfferId>, EngineError> {
-        let ids: Vec<i64> = on_pool!(self, p => {
-            sqlx::query_scalar(
-                "SELECT id FROM offers WHERE updated_at >= $1 \
-                 UNION SELECT offer_id FROM bookings WHERE created_at >= $1 OR cancelled_at >= $1 OR used_at >= $1 \
-                 UNION SELECT offer_id FROM stocks WHERE booking_limit_at BETWEEN $1 AND $2 \
-                 OR beginning_at BETWEEN $1 AND $2",
-            )
-            .bind(since)
-            .bind(until)
-            .fetch_all(p)
-            .await
-        })?;
-        Ok(ids.into_iter().map(OfferId).collect())
     }
 }
