@@ -244,22 +244,25 @@ PY
 wc -l "$work"/*.tsv >&2
 
 # What ran beside the requests, read before and after each run: PostgreSQL's WAL position
-# (in bytes) and how many checkpoints it has begun, and the index compactions the server has
-# finished with the seconds they took. A latency spike then has its suspects written next to it.
+# (in bytes) and how many checkpoints it has begun, the index compactions the server has
+# finished with the seconds they took, and the offers its refreshes re-indexed (-1 for a
+# build that does not count them). A latency spike then has its suspects written next to it.
 beside() {
-    local pg compactions
+    local pg index
     pg=$(psql_db -F ' ' -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
-    compactions=$(curl -fs "$base/metrics" | awk '
+    index=$(curl -fs "$base/metrics" | awk '
+        BEGIN {r = -1}
         $1 == "mosaic_index_compactions_total" {n = $2}
         $1 == "mosaic_index_compaction_seconds_total" {s = $2}
-        END {print n + 0, s + 0}')
-    echo "$pg $compactions"
+        $1 == "mosaic_index_reindexed_offers_total" {r = $2}
+        END {print n + 0, s + 0, r}')
+    echo "$pg $index"
 }
 run() { # family file [offered requests/s] [connections] -> one JSON line
     local family=$1 file=$2 rate=${3:-0} conns=${4:-$connections}
-    local wal0 checkpoints0 compactions0 seconds0 wal1 checkpoints1 compactions1 seconds1
+    local wal0 checkpoints0 compactions0 seconds0 reindexed0 wal1 checkpoints1 compactions1 seconds1 reindexed1
     log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
-    read -r wal0 checkpoints0 compactions0 seconds0 <<< "$(beside)"
+    read -r wal0 checkpoints0 compactions0 seconds0 reindexed0 <<< "$(beside)"
     rm -f "$work/done"
     wrk -t1 -c"$conns" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
         -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
@@ -269,9 +272,11 @@ run() { # family file [offered requests/s] [connections] -> one JSON line
         sleep 0.05
     done
     wait "$wrk_pid"
-    read -r wal1 checkpoints1 compactions1 seconds1 <<< "$(beside)"
+    read -r wal1 checkpoints1 compactions1 seconds1 reindexed1 <<< "$(beside)"
+    local reindexed=null
+    [ "$reindexed0" -ge 0 ] && reindexed=$((reindexed1 - reindexed0))
     grep '^{' "$work/wrk.out" |
-        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), /"
+        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), \"reindexed\": $reindexed, /"
 }
 # Each family at a quarter, a half and three quarters of the rate its own run reached, for
 # about ten seconds each: the latency an app's requests meet at that load. Feeds and

@@ -151,6 +151,13 @@ def compactions(run):
     return f"{run['compactions']}"
 
 
+def reindexed(run):
+    """The offers the index refreshes re-indexed per request of a run, where its build counted them."""
+    if run.get("reindexed") is None:
+        return "—"
+    return f"{run['reindexed'] / max(run['requests'], 1):.2f}"
+
+
 def beside(args, runs):
     """The table of what ran beside each run, in the order they ran, for results that recorded it."""
     runs = [r for r in runs if "wal_bytes" in r]
@@ -161,14 +168,16 @@ def beside(args, runs):
              "apart; one spreads its writes over minutes, so one begun just before a run may still "
              "be writing in it) and the index compactions the server finished, with their wall time "
              "(merging the small segments refreshes add takes a fraction of a second; rewriting "
-             "a large one, half the catalogue, seconds of one core).",
-             "", "| run | connections | offered /s | WAL per request KB | checkpoints begun | compactions |",
-             "|---|---|---|---|---|---|"]
+             "a large one, half the catalogue, seconds of one core), and the offers the index "
+             "refreshes re-indexed per request (a booking changes one offer).",
+             "", "| run | connections | offered /s | WAL per request KB | checkpoints begun | compactions "
+             "| re-indexed per request |",
+             "|---|---|---|---|---|---|---|"]
     for r in runs:
         offered = f"{r['offered']:,}" if r.get("offered") else "—"
         lines.append(f"| {r['family']} | {r.get('connections', args.connections)} | {offered} | "
                      f"{r['wal_bytes'] / max(r['requests'], 1) / 1024:.1f} | {r['checkpoints']} | "
-                     f"{compactions(r)} |")
+                     f"{compactions(r)} | {reindexed(r)} |")
     return lines
 
 
