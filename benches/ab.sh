@@ -102,13 +102,8 @@ drive() { # port file -> wrk's JSON line (benches/load/replay.lua)
     wait "$w" || true
     grep '^{' "$work/wrk.out"
 }
-ticks() { # pids... -> CPU ticks (user + system) of those still alive
-    local t=0 p
-    for p in "$@"; do
-        [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$t"
-}
+# shellcheck source=benches/ticks.sh
+. benches/ticks.sh
 for port in 8091 8092; do
     drive "$port" "$work/warm.tsv" >/dev/null
     drive "$port" "$work/round.tsv" >/dev/null

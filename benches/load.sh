@@ -46,6 +46,8 @@ case "$profile" in
 esac
 
 log() { echo "[load.sh] $*" >&2; }
+# shellcheck source=benches/ticks.sh
+. benches/ticks.sh
 # shellcheck source=benches/world.sh
 . benches/world.sh
 # Each run's bookings leave dead rows in deposits and stocks (some 40,000 of each after two
@@ -261,8 +263,13 @@ beside() {
 run() { # family file [offered requests/s] [connections] -> one JSON line
     local family=$1 file=$2 rate=${3:-0} conns=${4:-$connections}
     local wal0 checkpoints0 compactions0 seconds0 reindexed0 wal1 checkpoints1 compactions1 seconds1 reindexed1
+    local server0 server1 pg0 pg1 pg
+    # The CPU of the server and of PostgreSQL's processes (its backends, its writers), each
+    # named `postgres`: what a request costs, wherever it waits.
+    mapfile -t pg < <(pgrep -x postgres || true)
     log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
     read -r wal0 checkpoints0 compactions0 seconds0 reindexed0 <<< "$(beside)"
+    server0=$(ticks "$server_pid"); pg0=$(ticks "${pg[@]}")
     rm -f "$work/done"
     wrk -t1 -c"$conns" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
         -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
@@ -272,11 +279,12 @@ run() { # family file [offered requests/s] [connections] -> one JSON line
         sleep 0.05
     done
     wait "$wrk_pid"
+    server1=$(ticks "$server_pid"); pg1=$(ticks "${pg[@]}")
     read -r wal1 checkpoints1 compactions1 seconds1 reindexed1 <<< "$(beside)"
     local reindexed=null
     [ "$reindexed0" -ge 0 ] && reindexed=$((reindexed1 - reindexed0))
     grep '^{' "$work/wrk.out" |
-        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), \"reindexed\": $reindexed, /"
+        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), \"reindexed\": $reindexed, \"server_cpu_s\": $(cpu_s $((server1 - server0))), \"pg_cpu_s\": $(cpu_s $((pg1 - pg0))), /"
 }
 # Each family at a quarter, a half and three quarters of the rate its own run reached, for
 # about ten seconds each: the latency an app's requests meet at that load. Feeds and

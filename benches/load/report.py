@@ -158,6 +158,13 @@ def reindexed(run):
     return f"{run['reindexed'] / max(run['requests'], 1):.2f}"
 
 
+def cpu(run, key):
+    """CPU milliseconds per request of a run, where the results recorded them."""
+    if key not in run:
+        return "—"
+    return f"{run[key] * 1e3 / max(run['requests'], 1):.2f}"
+
+
 def beside(args, runs):
     """The table of what ran beside each run, in the order they ran, for results that recorded it."""
     runs = [r for r in runs if "wal_bytes" in r]
@@ -169,15 +176,17 @@ def beside(args, runs):
              "be writing in it) and the index compactions the server finished, with their wall time "
              "(merging the small segments refreshes add takes a fraction of a second; rewriting "
              "a large one, half the catalogue, seconds of one core), and the offers the index "
-             "refreshes re-indexed per request (a booking changes one offer).",
+             "refreshes re-indexed per request (a booking changes one offer); and the CPU the server "
+             "and PostgreSQL's processes used per request, wherever it went (requests, refreshes, "
+             "compactions).",
              "", "| run | connections | offered /s | WAL per request KB | checkpoints begun | compactions "
-             "| re-indexed per request |",
-             "|---|---|---|---|---|---|---|"]
+             "| re-indexed per request | server CPU ms per request | PostgreSQL CPU ms per request |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         offered = f"{r['offered']:,}" if r.get("offered") else "—"
         lines.append(f"| {r['family']} | {r.get('connections', args.connections)} | {offered} | "
                      f"{r['wal_bytes'] / max(r['requests'], 1) / 1024:.1f} | {r['checkpoints']} | "
-                     f"{compactions(r)} | {reindexed(r)} |")
+                     f"{compactions(r)} | {reindexed(r)} | {cpu(r, 'server_cpu_s')} | {cpu(r, 'pg_cpu_s')} |")
     return lines
 
 
