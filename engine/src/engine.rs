@@ -23,6 +23,10 @@ use crate::views::{
 /// How often changed offers are pushed to the index: the bound on search freshness.
 const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
+/// A refresh that reads back further than this many seconds, to the start of a long
+/// transaction that closed, says so: it may push many offers at once.
+const READ_BACK_LOGGED: Timestamp = 60;
+
 /// How often the index is looked at for segments to merge back together. Most times
 /// only the small segments refreshes added are merged, a fraction of a second; now and
 /// then a large one is rewritten (half the catalogue on two cores: 2 to 4 s of one core
@@ -319,10 +323,14 @@ impl Engine {
             std::mem::take(&mut *self.dirty.lock().expect("dirty set lock"));
         let result = async {
             let open = self.store.open_transactions().await?;
-            let changes = self
-                .store
-                .index_changes(cursor.read_from(&open), read_at)
-                .await?;
+            let from = cursor.read_from(&open);
+            if read_at - from > READ_BACK_LOGGED {
+                tracing::info!(
+                    seconds = read_at - from,
+                    "reading back to the start of a transaction that closed"
+                );
+            }
+            let changes = self.store.index_changes(from, read_at).await?;
             ids.extend(cursor.fresh(&changes));
             let ids: Vec<OfferId> = ids.iter().copied().collect();
             if !ids.is_empty() {

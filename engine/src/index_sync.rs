@@ -10,6 +10,10 @@
 //! cancellation, a stock closing happen once each, and are pushed once; an offer's row
 //! written again within its second cannot be told from the first write, and is pushed at
 //! each read that finds it.
+//!
+//! A transaction left open for long (a console session inside `BEGIN`) is read back to its
+//! start when it ends, once: the offers of events older than [`REMEMBER`] are pushed again
+//! then, and a restart meanwhile catches up from its start.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 

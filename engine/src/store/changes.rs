@@ -68,6 +68,8 @@ impl Store {
     /// reader that moved past their stamp meanwhile would never read them. PostgreSQL
     /// says which transactions are open; SQLite does not, and reports none (its writers
     /// take turns, and are this process's own whose changes reach the index by id).
+    /// PostgreSQL shows another role's transactions only to a role with
+    /// `pg_read_all_stats`: the servers and the jobs that write should share one role.
     pub async fn open_transactions(&self) -> Result<HashSet<OpenTransaction>, EngineError> {
         let rows: Vec<(i64, i64)> = match &self.pool {
             super::Pool::Sqlite(_) => Vec::new(),
