@@ -348,11 +348,30 @@ async fn until_found(engine: &Engine, search: &SearchRequest, expected: usize, w
     }
 }
 
+/// Withdraws `offer` in a transaction opened on `url` and left open, as a batch job would,
+/// stamping the change when it makes it; then waits until `engine`'s refreshes have read
+/// seconds past the stamp. The caller commits.
+async fn withdraw_and_hold(url: &str, offer: OfferId, engine: &Engine) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let mut job = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut job).await.unwrap();
+    sqlx::query("UPDATE offers SET is_active = FALSE, updated_at = $1 WHERE id = $2")
+        .bind(engine::now())
+        .bind(offer.0)
+        .execute(&mut job)
+        .await
+        .unwrap();
+    let stamped = engine::now();
+    while engine.index_synced_at() < stamped + 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    job
+}
+
+// Only PostgreSQL tells which transactions are open; an SQLite writer holds the whole file,
+// and is this process's own.
 #[tokio::test]
 async fn a_change_committed_long_after_its_stamp_reaches_the_index() {
-    use sqlx::Connection;
-    // Only PostgreSQL tells which transactions are open; an SQLite writer holds the whole
-    // file, and is this process's own.
     let Some(t) = TestStore::postgres().await else {
         return;
     };
@@ -364,20 +383,8 @@ async fn a_change_committed_long_after_its_stamp_reaches_the_index() {
     let paris = near(48.8566, 2.3522, 5.0);
     assert_eq!(engine.search(&paris).await.unwrap().total, 2);
 
-    // A batch job withdraws an offer, stamping the change when it makes it, and commits
-    // seconds later: meanwhile, refreshes read past the stamp and saw nothing.
-    let mut job = sqlx::PgConnection::connect(&t.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut job).await.unwrap();
-    sqlx::query("UPDATE offers SET is_active = FALSE, updated_at = $1 WHERE id = $2")
-        .bind(engine::now())
-        .bind(withdrawn.0)
-        .execute(&mut job)
-        .await
-        .unwrap();
-    let stamped = engine::now();
-    while engine.index_synced_at() < stamped + 3 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Meanwhile, refreshes read past the stamp and saw nothing.
+    let mut job = withdraw_and_hold(&t.url, withdrawn, &engine).await;
     assert_eq!(
         engine.search(&paris).await.unwrap().total,
         2,
@@ -385,6 +392,36 @@ async fn a_change_committed_long_after_its_stamp_reaches_the_index() {
     );
     sqlx::query("COMMIT").execute(&mut job).await.unwrap();
     until_found(&engine, &paris, 1, Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_restart_catches_up_with_a_transaction_open_when_the_server_stopped() {
+    let Some(t) = TestStore::postgres().await else {
+        return;
+    };
+    let (withdrawn, _) = {
+        let mut f = Fixture::new(1);
+        let offer = f.offer(OfferSpec::default());
+        f.offer(OfferSpec::default());
+        f.write(&t.store).await;
+        offer
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let paris = near(48.8566, 2.3522, 5.0);
+    let engine = Engine::open(t.store.clone(), Some(dir.path()))
+        .await
+        .unwrap();
+    let mut job = withdraw_and_hold(&t.url, withdrawn, &engine).await;
+    close(engine).await;
+    sqlx::query("COMMIT").execute(&mut job).await.unwrap();
+    let engine = Engine::open(t.store.clone(), Some(dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.search(&paris).await.unwrap().total,
+        1,
+        "the reopened index read back to the transaction's start"
+    );
 }
 
 #[tokio::test]
