@@ -446,6 +446,67 @@ async fn each_booking_made_elsewhere_is_pushed_to_the_index_once() {
     }
 }
 
+#[tokio::test]
+async fn the_store_reports_each_change_in_the_window_once() {
+    use engine::store::{ChangeKind, Event};
+    for t in TestStore::each().await {
+        let now = engine::now();
+        let mut f = Fixture::new(1);
+        let (closing, closing_stock) = f.offer(OfferSpec {
+            booking_limit_at: Some(now - 2),
+            ..OfferSpec::default()
+        });
+        let (booked, stock) = f.offer(OfferSpec::default());
+        let user = f.user(Some(Cents(5_000)), None);
+        f.write(&t.store).await;
+        let booking = engine::testing::book_one(&t.store, user, stock, now).await;
+        t.store
+            .cancel(booking.id, engine::booking::Canceller::User(user), now + 1)
+            .await
+            .unwrap();
+        let events = |since, until| {
+            let store = t.store.clone();
+            async move {
+                let mut events: Vec<(OfferId, Event)> = store
+                    .index_changes(since, until)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|c| match c.kind {
+                        ChangeKind::Event(e) => Some((c.offer, e)),
+                        ChangeKind::Written => None,
+                    })
+                    .collect();
+                events.sort_by_key(|(offer, e)| (*offer, format!("{e:?}")));
+                events
+            }
+        };
+        assert_eq!(
+            events(now - 5, now + 1).await,
+            vec![
+                (closing, Event::LimitPassed(closing_stock, now - 2)),
+                (booked, Event::Booked(booking.id)),
+                (booked, Event::Cancelled(booking.id)),
+            ],
+            "{}",
+            t.url
+        );
+        // A window after the booking was made still holds its cancellation; a stock's
+        // limit is a change only once time has reached it.
+        assert_eq!(
+            events(now + 1, now + 1).await,
+            vec![(booked, Event::Cancelled(booking.id))]
+        );
+        let early = events(now - 5, now - 3).await;
+        assert!(
+            !early
+                .iter()
+                .any(|(_, e)| matches!(e, Event::LimitPassed(..))),
+            "the limit had not passed yet: {early:?}"
+        );
+    }
+}
+
 /// Re-adds each of `offers` in a segment of its own, as refreshes a second apart leave
 /// them (the refreshes of one second all re-add every offer changed in it, and the
 /// earlier segments, holding only deleted documents then, are dropped).

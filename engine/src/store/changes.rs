@@ -98,40 +98,49 @@ impl Store {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<Change>, EngineError> {
-        // One arm per change and per index (migration 0003), so that each reads a range.
-        let rows: Vec<(i64, i64, i64, i64)> = on_pool!(self, p => {
+        // Each arm reads its indexes of migration 0003 (a bitmap OR of them). UNION, not
+        // UNION ALL: PostgreSQL planned the latter as a parallel append, launching two
+        // workers at every refresh, 10 ms for an empty result against 0.2 ms.
+        type Row = (i64, i64, i64, Option<i64>, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = on_pool!(self, p => {
             sqlx::query_as(
-                "SELECT CAST(0 AS BIGINT), id, updated_at, id FROM offers WHERE updated_at >= $1 \
-                 UNION ALL SELECT CAST(1 AS BIGINT), id, created_at, offer_id FROM bookings WHERE created_at >= $1 \
-                 UNION ALL SELECT CAST(2 AS BIGINT), id, cancelled_at, offer_id FROM bookings WHERE cancelled_at >= $1 \
-                 UNION ALL SELECT CAST(3 AS BIGINT), id, used_at, offer_id FROM bookings WHERE used_at >= $1 \
-                 UNION ALL SELECT CAST(4 AS BIGINT), id, booking_limit_at, offer_id FROM stocks \
-                 WHERE booking_limit_at BETWEEN $1 AND $2 \
-                 UNION ALL SELECT CAST(5 AS BIGINT), id, beginning_at, offer_id FROM stocks \
-                 WHERE beginning_at BETWEEN $1 AND $2",
+                "SELECT CAST(0 AS BIGINT), id, id, updated_at, NULL, NULL FROM offers WHERE updated_at >= $1 \
+                 UNION SELECT CAST(1 AS BIGINT), id, offer_id, created_at, cancelled_at, used_at FROM bookings \
+                 WHERE created_at >= $1 OR cancelled_at >= $1 OR used_at >= $1 \
+                 UNION SELECT CAST(2 AS BIGINT), id, offer_id, booking_limit_at, beginning_at, NULL FROM stocks \
+                 WHERE booking_limit_at BETWEEN $1 AND $2 OR beginning_at BETWEEN $1 AND $2",
             )
             .bind(since)
             .bind(until)
             .fetch_all(p)
             .await
         })?;
-        rows.into_iter()
-            .map(|(kind, id, at, offer)| {
-                let kind = match kind {
-                    0 => ChangeKind::Written,
-                    1 => ChangeKind::Event(Event::Booked(BookingId(id))),
-                    2 => ChangeKind::Event(Event::Cancelled(BookingId(id))),
-                    3 => ChangeKind::Event(Event::Used(BookingId(id))),
-                    4 => ChangeKind::Event(Event::LimitPassed(StockId(id), at)),
-                    5 => ChangeKind::Event(Event::Began(StockId(id), at)),
-                    other => return Err(EngineError::Data(format!("unknown change kind {other}"))),
-                };
-                Ok(Change {
-                    offer: OfferId(offer),
-                    at,
-                    kind,
-                })
-            })
-            .collect()
+        let from = |at: Option<Timestamp>| at.filter(|&t| t >= since);
+        let within = |at: Option<Timestamp>| at.filter(|&t| (since..=until).contains(&t));
+        let mut changes = Vec::with_capacity(rows.len());
+        for (table, id, offer, a, b, c) in rows {
+            let (booking, stock) = (BookingId(id), StockId(id));
+            let event = |at: Timestamp, event: Event| (at, ChangeKind::Event(event));
+            let found = match table {
+                0 => [from(a).map(|t| (t, ChangeKind::Written)), None, None],
+                1 => [
+                    from(a).map(|t| event(t, Event::Booked(booking))),
+                    from(b).map(|t| event(t, Event::Cancelled(booking))),
+                    from(c).map(|t| event(t, Event::Used(booking))),
+                ],
+                2 => [
+                    within(a).map(|t| event(t, Event::LimitPassed(stock, t))),
+                    within(b).map(|t| event(t, Event::Began(stock, t))),
+                    None,
+                ],
+                other => return Err(EngineError::Data(format!("unknown change table {other}"))),
+            };
+            changes.extend(found.into_iter().flatten().map(|(at, kind)| Change {
+                offer: OfferId(offer),
+                at,
+                kind,
+            }));
+        }
+        Ok(changes)
     }
 }
