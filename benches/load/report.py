@@ -151,18 +151,12 @@ def compactions(run):
     return f"{run['compactions']}"
 
 
-def reindexed(run):
-    """The offers the index refreshes re-indexed per request of a run, where its build counted them."""
-    if run.get("reindexed") is None:
+def per_request(run, key, scale=1):
+    """A run's `key` per request, times `scale`, where the results recorded it: the offers
+    re-indexed, where the build counted them; the seconds of CPU, as milliseconds."""
+    if run.get(key) is None:
         return "—"
-    return f"{run['reindexed'] / max(run['requests'], 1):.2f}"
-
-
-def cpu(run, key):
-    """CPU milliseconds per request of a run, where the results recorded them."""
-    if key not in run:
-        return "—"
-    return f"{run[key] * 1e3 / max(run['requests'], 1):.2f}"
+    return f"{run[key] * scale / max(run['requests'], 1):.2f}"
 
 
 def beside(args, runs):
@@ -186,7 +180,8 @@ def beside(args, runs):
         offered = f"{r['offered']:,}" if r.get("offered") else "—"
         lines.append(f"| {r['family']} | {r.get('connections', args.connections)} | {offered} | "
                      f"{r['wal_bytes'] / max(r['requests'], 1) / 1024:.1f} | {r['checkpoints']} | "
-                     f"{compactions(r)} | {reindexed(r)} | {cpu(r, 'server_cpu_s')} | {cpu(r, 'pg_cpu_s')} |")
+                     f"{compactions(r)} | {per_request(r, 'reindexed')} | "
+                     f"{per_request(r, 'server_cpu_s', 1e3)} | {per_request(r, 'pg_cpu_s', 1e3)} |")
     return lines
 
 
