@@ -24,7 +24,7 @@ use crate::store::{Change, ChangeKind, Event, OpenTransaction};
 /// How long before its transaction began a writer may have stamped a change (it takes
 /// the clock, then waits for a connection), plus the skew between replicas' clocks, in
 /// seconds. Stamps are whole seconds: this looks back one to two seconds.
-pub(crate) const STAMP_SLACK: Timestamp = 1;
+const STAMP_SLACK: Timestamp = 1;
 
 /// How long, in seconds, pushed events are remembered. A transaction open longer than
 /// that is read back to its start when it closes, and the offers of the events forgotten
