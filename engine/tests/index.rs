@@ -361,11 +361,15 @@ async fn withdraw_and_hold(url: &str, offer: OfferId, engine: &Engine) -> sqlx::
         .execute(&mut job)
         .await
         .unwrap();
-    let stamped = engine::now();
-    while engine.index_synced_at() < stamped + 3 {
+    until_refreshed(engine, engine::now() + 3).await;
+    job
+}
+
+/// Waits until `engine` has refreshed its index at or after the instant `at`.
+async fn until_refreshed(engine: &Engine, at: engine::domain::Timestamp) {
+    while engine.index_synced_at() < at {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    job
 }
 
 // Only PostgreSQL tells which transactions are open; an SQLite writer holds the whole file,
@@ -438,10 +442,7 @@ async fn each_booking_made_elsewhere_is_pushed_to_the_index_once() {
         }
         // Every refresh looks back over a second or two: long enough for each to read the
         // bookings again, several times.
-        let booked = engine::now();
-        while engine.index_synced_at() < booked + 4 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_refreshed(&engine, engine::now() + 4).await;
         assert_eq!(engine.reindexed_offers(), 3, "{}", t.url);
     }
 }
