@@ -142,12 +142,12 @@ pub(crate) fn diversify_with(
     let page_size = config.page.page_size.max(1);
     // One selection state for all pages: a feed ranks three, and the DPP's heap and rows
     // of the factor are reset for the candidates a page touched rather than rebuilt.
-    let mut greedy = Greedy::new(config.diversifier, scores, &alive, page_size);
+    let mut greedy = Greedy::new(config.diversifier, scores, features, &alive, page_size);
     // Whole pages even when `n` ends inside one, so that the first items do not depend
     // on how many are asked (a feed's cursor relies on it).
     while out.len() < n && !alive.is_empty() {
         if !out.is_empty() {
-            greedy.next_page(config.diversifier, scores, &alive, page_size);
+            greedy.next_page(config.diversifier, scores, features, &alive, page_size);
         }
         let page = Page {
             features,
@@ -297,11 +297,18 @@ enum Greedy<'a> {
         /// Per candidate, its largest similarity to the page so far.
         max_sim: Vec<f64>,
     },
-    Dpp(Dpp<'a>),
+    /// Boxed: the DPP's state is many times the other variants'.
+    Dpp(Box<Dpp<'a>>),
 }
 
 impl<'a> Greedy<'a> {
-    fn new(diversifier: Diversifier, scores: &'a [f64], alive: &[usize], page_len: usize) -> Self {
+    fn new(
+        diversifier: Diversifier,
+        scores: &'a [f64],
+        f: &'a Features<'_>,
+        alive: &[usize],
+        page_len: usize,
+    ) -> Self {
         let n = scores.len();
         match diversifier {
             Diversifier::Relevance => Greedy::Relevance { scores },
@@ -318,7 +325,9 @@ impl<'a> Greedy<'a> {
                     max_sim: vec![0.0; n],
                 }
             }
-            Diversifier::Dpp { theta } => Greedy::Dpp(Dpp::new(theta, scores, alive, page_len)),
+            Diversifier::Dpp { theta } => {
+                Greedy::Dpp(Box::new(Dpp::new(theta, scores, f, alive, page_len)))
+            }
         }
     }
 
@@ -327,12 +336,13 @@ impl<'a> Greedy<'a> {
         &mut self,
         diversifier: Diversifier,
         scores: &'a [f64],
+        f: &'a Features<'_>,
         alive: &[usize],
         page_len: usize,
     ) {
         match self {
             Greedy::Dpp(dpp) => dpp.next_page(),
-            _ => *self = Greedy::new(diversifier, scores, alive, page_len),
+            _ => *self = Greedy::new(diversifier, scores, f, alive, page_len),
         }
     }
 
@@ -437,10 +447,24 @@ struct Dpp<'a> {
     /// Candidates popped on this page and put back, not on it (nor being taken), by their
     /// last computed gain.
     heap: BinaryHeap<Bound>,
-    /// Candidates not brought up to date on this page, by their gain on an empty page,
-    /// `2α·s_i`. Kept from page to page: a page puts back the few hundred it touched
-    /// instead of building a heap of the whole pool again.
-    untouched: BinaryHeap<Bound>,
+    /// Candidates not brought up to date on this page, one heap per category, by their
+    /// gain on an empty page, `2α·s_i`. Kept from page to page: a page puts back the few
+    /// hundred it touched instead of building a heap of the whole pool again.
+    untouched: Vec<BinaryHeap<Bound>>,
+    /// Per category, what its untouched candidates' gain is at most above their key in
+    /// `untouched`: 0 while the page holds none of the category, then [`Dpp::covered`].
+    ceiling: Vec<f64>,
+    /// `ln d²` at most for a candidate whose category is on the page: the category's
+    /// similarity weight bounds its similarity to that item from below, so it cannot keep
+    /// all of its variance. Without it, the candidates of a category the page already
+    /// holds were brought up to date one after another whenever their score led the
+    /// pool, each only to fall below the best fresh gain.
+    covered: f64,
+    /// [`Dpp::untouched_top`] as of the last change to `untouched` or `ceiling`: the
+    /// heaps' tops are compared once per change, not once per candidate popped.
+    untouched_best: Option<(usize, Bound)>,
+    /// Each candidate's category id.
+    category: &'a [u32],
     /// The candidates given a row on this page, to reset for the next.
     touched: Vec<usize>,
     /// Candidates the rules of `parked_tier` refused on this page, out of the heap: they
@@ -453,6 +477,12 @@ struct Dpp<'a> {
 
 /// The row of a candidate never brought up to date.
 const NO_ROW: usize = usize::MAX;
+
+/// Added to the residual variance [`Dpp::covered`] bounds, which must never fall below a
+/// gain as computed (the page would differ from the eager loop's): the factor's updates
+/// round, and an item taken with `d² ≤ EPS` is only within `√EPS` of the page's span, which
+/// loosens the bound by up to `2·√EPS`.
+const COVER_SLACK: f64 = 1e-4;
 
 /// How many rows of the factor a page reserves room for at once: about as many as a page
 /// refreshes, so its rows are copied to grow once at most.
@@ -489,11 +519,31 @@ impl PartialEq for Bound {
 impl Eq for Bound {}
 
 impl<'a> Dpp<'a> {
-    fn new(theta: f64, scores: &'a [f64], alive: &[usize], page_len: usize) -> Dpp<'a> {
+    fn new(
+        theta: f64,
+        scores: &'a [f64],
+        f: &'a Features<'_>,
+        alive: &[usize],
+        page_len: usize,
+    ) -> Dpp<'a> {
         let theta = theta.clamp(0.0, 0.999);
+        let two_alpha = theta / (1.0 - theta);
         let n = scores.len();
+        let categories = f.codes.categories();
+        let mut untouched = vec![Vec::new(); categories];
+        for &i in alive {
+            untouched[f.codes.category[i] as usize]
+                .push(Dpp::untouched_bound(two_alpha, scores, i));
+        }
+        // The residual variance one page item of similarity at least `floor` leaves.
+        let floor = f.same_category_floor();
+        let residual = if floor > 0.0 {
+            1.0 - floor * floor
+        } else {
+            1.0
+        };
         let mut dpp = Dpp {
-            two_alpha: theta / (1.0 - theta),
+            two_alpha,
             scores,
             c: Vec::with_capacity(page_len * ROWS_RESERVED.min(n)),
             stride: page_len,
@@ -502,16 +552,35 @@ impl<'a> Dpp<'a> {
             done: vec![0; n],
             page: Vec::with_capacity(page_len),
             heap: BinaryHeap::new(),
-            untouched: BinaryHeap::new(),
+            untouched: untouched.into_iter().map(BinaryHeap::from).collect(),
+            ceiling: vec![0.0; categories],
+            covered: (residual + COVER_SLACK).clamp(EPS, 1.0).ln(),
+            untouched_best: None,
+            category: &f.codes.category,
             touched: Vec::with_capacity(ROWS_RESERVED),
             parked: Vec::new(),
             parked_tier: None,
         };
-        dpp.untouched = alive
-            .iter()
-            .map(|&i| Dpp::untouched_bound(dpp.two_alpha, scores, i))
-            .collect();
+        dpp.untouched_best = dpp.untouched_top();
         dpp
+    }
+
+    /// The untouched candidate of largest bound, with its category, its bound raised by
+    /// the category's ceiling: compared with the fresh heap's top as one heap's order.
+    fn untouched_top(&self) -> Option<(usize, Bound)> {
+        let mut top: Option<(usize, Bound)> = None;
+        for (c, heap) in self.untouched.iter().enumerate() {
+            if let Some(b) = heap.peek() {
+                let b = Bound {
+                    gain: b.gain + self.ceiling[c],
+                    index: b.index,
+                };
+                if top.is_none_or(|(_, t)| b > t) {
+                    top = Some((c, b));
+                }
+            }
+        }
+        top
     }
 
     /// Candidate `i` on an empty page: `d² = 1`, so [`Dpp::gain`] without its logarithm
@@ -533,9 +602,12 @@ impl<'a> Dpp<'a> {
             self.done[i] = 0;
         }
         let (two_alpha, scores) = (self.two_alpha, self.scores);
-        let back = self.heap.drain().chain(self.parked.drain(..));
-        self.untouched
-            .extend(back.map(|b| Dpp::untouched_bound(two_alpha, scores, b.index)));
+        for b in self.heap.drain().chain(self.parked.drain(..)) {
+            self.untouched[self.category[b.index] as usize]
+                .push(Dpp::untouched_bound(two_alpha, scores, b.index));
+        }
+        self.ceiling.fill(0.0);
+        self.untouched_best = self.untouched_top();
         self.c.clear();
         self.page.clear();
         self.parked_tier = None;
@@ -588,11 +660,12 @@ impl<'a> Dpp<'a> {
         let t = self.page.len();
         loop {
             // The larger of the two heaps' tops: one heap's order over both.
-            let top = match (self.heap.peek(), self.untouched.peek()) {
-                (Some(a), Some(b)) if a > b => *a,
+            let top = match (self.heap.peek(), self.untouched_best) {
+                (Some(a), Some((_, b))) if *a > b => *a,
                 (Some(a), None) => *a,
-                (_, Some(_)) => {
-                    let top = self.untouched.pop().expect("peeked");
+                (_, Some((category, _))) => {
+                    let top = self.untouched[category].pop().expect("peeked");
+                    self.untouched_best = self.untouched_top();
                     if !eligible(top.index) {
                         self.parked.push(top);
                     } else {
@@ -629,6 +702,11 @@ impl<'a> Dpp<'a> {
         let dj2 = self.d2[j];
         let dj = if dj2 <= EPS { 0.0 } else { dj2.sqrt() };
         self.page.push((j, dj));
+        let category = self.category[j] as usize;
+        if self.ceiling[category] != self.covered {
+            self.ceiling[category] = self.covered;
+            self.untouched_best = self.untouched_top();
+        }
     }
 }
 

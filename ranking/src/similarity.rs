@@ -125,6 +125,17 @@ impl<'a> Features<'a> {
         }
     }
 
+    /// The least similarity two distinct candidates of one category can have: the
+    /// category's weight, less the embedding's when the cosine may be −1.
+    pub(crate) fn same_category_floor(&self) -> f64 {
+        let w = &self.weights;
+        if self.dim > 0 {
+            w.category - w.embedding
+        } else {
+            w.category
+        }
+    }
+
     /// Similarity of candidates `i` and `j` (see [`SimilarityWeights`]).
     #[inline]
     pub(crate) fn sim(&self, i: usize, j: usize) -> f64 {
