@@ -463,8 +463,16 @@ struct Dpp<'a> {
     /// [`Dpp::untouched_top`] as of the last change to `untouched` or `ceiling`: the
     /// heaps' tops are compared once per change, not once per candidate popped.
     untouched_best: Option<(usize, Bound)>,
+    /// `ln d²` at most for a candidate whose category and subcategory are both an item's
+    /// of the page: less than [`Dpp::covered`], as two weights bound the similarity.
+    covered_subcategory: f64,
+    /// Per subcategory id, the category of a page item of that subcategory, or
+    /// [`NO_ITEM`].
+    subcategory_on_page: Vec<u32>,
     /// Each candidate's category id.
     category: &'a [u32],
+    /// Each candidate's subcategory id.
+    subcategory: &'a [u32],
     /// The candidates given a row on this page, to reset for the next.
     touched: Vec<usize>,
     /// Candidates the rules of `parked_tier` refused on this page, out of the heap: they
@@ -477,6 +485,9 @@ struct Dpp<'a> {
 
 /// The row of a candidate never brought up to date.
 const NO_ROW: usize = usize::MAX;
+
+/// In [`Dpp::subcategory_on_page`], a subcategory no page item has.
+const NO_ITEM: u32 = u32::MAX;
 
 /// Added to the residual variance [`Dpp::covered`] bounds, which must never fall below a
 /// gain as computed (the page would differ from the eager loop's): the factor's updates
@@ -535,13 +546,17 @@ impl<'a> Dpp<'a> {
             untouched[f.codes.category[i] as usize]
                 .push(Dpp::untouched_bound(two_alpha, scores, i));
         }
-        // The residual variance one page item of similarity at least `floor` leaves.
-        let floor = f.same_category_floor();
-        let residual = if floor > 0.0 {
-            1.0 - floor * floor
-        } else {
-            1.0
+        // The log of the residual variance one page item of similarity at least `floor`
+        // leaves at most.
+        let ln_residual = |floor: f64| {
+            let residual = if floor > 0.0 {
+                1.0 - floor * floor
+            } else {
+                1.0
+            };
+            (residual + COVER_SLACK).clamp(EPS, 1.0).ln()
         };
+        let (category_floor, subcategory_floor) = f.same_code_floors();
         let mut dpp = Dpp {
             two_alpha,
             scores,
@@ -554,9 +569,12 @@ impl<'a> Dpp<'a> {
             heap: BinaryHeap::new(),
             untouched: untouched.into_iter().map(BinaryHeap::from).collect(),
             ceiling: vec![0.0; categories],
-            covered: (residual + COVER_SLACK).clamp(EPS, 1.0).ln(),
+            covered: ln_residual(category_floor),
             untouched_best: None,
+            covered_subcategory: ln_residual(subcategory_floor),
+            subcategory_on_page: vec![NO_ITEM; f.codes.subcategory_names.len()],
             category: &f.codes.category,
+            subcategory: &f.codes.subcategory,
             touched: Vec::with_capacity(ROWS_RESERVED),
             parked: Vec::new(),
             parked_tier: None,
@@ -607,6 +625,7 @@ impl<'a> Dpp<'a> {
                 .push(Dpp::untouched_bound(two_alpha, scores, b.index));
         }
         self.ceiling.fill(0.0);
+        self.subcategory_on_page.fill(NO_ITEM);
         self.untouched_best = self.untouched_top();
         self.c.clear();
         self.page.clear();
@@ -666,14 +685,24 @@ impl<'a> Dpp<'a> {
                 (_, Some((category, _))) => {
                     let top = self.untouched[category].pop().expect("peeked");
                     self.untouched_best = self.untouched_top();
-                    if !eligible(top.index) {
+                    let i = top.index;
+                    if !eligible(i) {
                         self.parked.push(top);
+                    } else if self.subcategory_on_page[self.subcategory[i] as usize]
+                        == self.category[i]
+                    {
+                        // A tighter bound than its category's: it waits in the heap under
+                        // it, brought up to date only if it leads again.
+                        self.heap.push(Bound {
+                            gain: top.gain + self.covered_subcategory,
+                            index: i,
+                        });
                     } else {
                         // Stale unless the page is empty; the heap holds it from now on.
-                        self.refresh(top.index, f);
+                        self.refresh(i, f);
                         self.heap.push(Bound {
-                            gain: self.gain(top.index),
-                            index: top.index,
+                            gain: self.gain(i),
+                            index: i,
                         });
                     }
                     continue;
@@ -702,6 +731,10 @@ impl<'a> Dpp<'a> {
         let dj2 = self.d2[j];
         let dj = if dj2 <= EPS { 0.0 } else { dj2.sqrt() };
         self.page.push((j, dj));
+        let subcategory = self.subcategory[j] as usize;
+        if self.subcategory_on_page[subcategory] == NO_ITEM {
+            self.subcategory_on_page[subcategory] = self.category[j];
+        }
         let category = self.category[j] as usize;
         if self.ceiling[category] != self.covered {
             self.ceiling[category] = self.covered;

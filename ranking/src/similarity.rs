@@ -125,15 +125,13 @@ impl<'a> Features<'a> {
         }
     }
 
-    /// The least similarity two distinct candidates of one category can have: the
-    /// category's weight, less the embedding's when the cosine may be −1.
-    pub(crate) fn same_category_floor(&self) -> f64 {
+    /// The least similarity two distinct candidates can have when they share their
+    /// category, and when they share their category and subcategory: those weights, less
+    /// the embedding's when the cosine may be −1.
+    pub(crate) fn same_code_floors(&self) -> (f64, f64) {
         let w = &self.weights;
-        if self.dim > 0 {
-            w.category - w.embedding
-        } else {
-            w.category
-        }
+        let opposed = if self.dim > 0 { w.embedding } else { 0.0 };
+        (w.category - opposed, w.category + w.subcategory - opposed)
     }
 
     /// Similarity of candidates `i` and `j` (see [`SimilarityWeights`]).
