@@ -425,6 +425,11 @@ fn eager() -> bool {
 /// only those popped above the best fresh gain catch up on the picks they missed — the
 /// same arithmetic in the same order, hence the same page, without touching the tail of
 /// the pool at every slot.
+///
+/// Any upper bound serves, and a tighter one spares refreshes: a page item of the same
+/// category (and subcategory) leaves a candidate at most `1 − floor²` of its variance,
+/// `floor` being the least similarity those shared codes give
+/// ([`Features::same_code_floors`]).
 struct Dpp<'a> {
     /// `2α` of the kernel `L = diag(e^{α s}) S diag(e^{α s})`.
     two_alpha: f64,
