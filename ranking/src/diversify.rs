@@ -691,20 +691,17 @@ impl<'a> Dpp<'a> {
                     let top = self.untouched[category].pop().expect("peeked");
                     self.untouched_best = self.untouched_top();
                     let i = top.index;
-                    // A tighter bound than its category's, when it shares its subcategory
-                    // with a page item too: under it, it may no longer lead.
-                    let tighter = Bound {
-                        gain: top.gain + self.covered_subcategory,
-                        index: i,
-                    };
                     if !eligible(i) {
                         self.parked.push(top);
                     } else if self.subcategory_on_page[self.subcategory[i] as usize]
                         == self.category[i]
-                        && !self.leads(tighter)
                     {
-                        // It waits in the heap, brought up to date only if it leads again.
-                        self.heap.push(tighter);
+                        // A tighter bound than its category's: it waits in the heap under
+                        // it, brought up to date only if it leads again.
+                        self.heap.push(Bound {
+                            gain: top.gain + self.covered_subcategory,
+                            index: i,
+                        });
                     } else {
                         // Stale unless the page is empty; the heap holds it from now on.
                         self.refresh(i, f);
@@ -731,13 +728,6 @@ impl<'a> Dpp<'a> {
                 return Some(i);
             }
         }
-    }
-
-    /// Whether `bound` is above every other candidate's, in the heap or untouched.
-    #[inline]
-    fn leads(&self, bound: Bound) -> bool {
-        self.heap.peek().is_none_or(|&b| bound > b)
-            && self.untouched_best.is_none_or(|(_, b)| bound > b)
     }
 
     /// Puts `j` (returned by [`Dpp::best`]) on the page.
