@@ -683,7 +683,8 @@ impl<'a> Dpp<'a> {
         }
         let t = self.page.len();
         loop {
-            // The larger of the two heaps' tops: one heap's order over both.
+            // The larger of the stale heap's top and the untouched heaps' best, raised by
+            // its category's ceiling: one heap's order over all of them.
             let top = match (self.heap.peek(), self.untouched_best) {
                 (Some(a), Some((_, b))) if *a > b => *a,
                 (Some(a), None) => *a,
