@@ -214,8 +214,10 @@ impl Engine {
                 digital: DigitalMode::Exclude,
                 sort: Some(SortBy::Distance),
                 limit: PHYSICAL_CANDIDATES,
-                // The nearest candidates are wanted, not how many offers the disk holds.
+                // The nearest candidates are wanted, not how many offers the disk holds,
+                // nor their order: the ranking makes its own.
                 exact_total: false,
+                ordered: false,
                 ..Query::default()
             })
             .await?;

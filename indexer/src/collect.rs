@@ -130,17 +130,24 @@ impl OfferCollector {
 }
 
 impl Harvest {
-    /// The requested page, best first. Hits are read from the columns only for the
-    /// offers on it: each segment keeps a whole page, and a feed's 2,000 candidates
-    /// from two large segments would otherwise read twice as many.
-    pub(crate) fn page(&mut self, offset: usize, limit: usize) -> Vec<Hit> {
+    /// The requested page, best first unless not `ordered` ([`crate::Query::ordered`]).
+    /// Hits are read from the columns only for the offers on it: each segment keeps a
+    /// whole page, and a feed's 2,000 candidates from two large segments would otherwise
+    /// read twice as many.
+    pub(crate) fn page(&mut self, offset: usize, limit: usize, ordered: bool) -> Vec<Hit> {
         let mut ranked = std::mem::take(&mut self.hits);
         let end = offset.saturating_add(limit);
         if end < ranked.len() {
             ranked.select_nth_unstable(end);
             ranked.truncate(end);
         }
-        ranked.sort_unstable();
+        if ordered {
+            ranked.sort_unstable();
+        } else if offset < ranked.len() {
+            // Keys are distinct (the id is part of them), so the first `offset` are
+            // exactly those an ordered page skips.
+            ranked.select_nth_unstable(offset);
+        }
         let mut hits = Vec::with_capacity(ranked.len().saturating_sub(offset));
         hits.extend(ranked.iter().skip(offset).filter_map(|r| {
             let (_, cols) = self.columns.iter().find(|(s, _)| *s == r.segment)?;

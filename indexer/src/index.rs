@@ -604,7 +604,7 @@ impl OfferIndex {
         } else {
             self.collect(&searcher, &plan, executor)?
         };
-        let hits = harvest.page(plan.offset, plan.limit);
+        let hits = harvest.page(plan.offset, plan.limit, plan.ordered);
         let mut facets: Vec<CategoryFacet> = if plan.facets {
             harvest
                 .facets

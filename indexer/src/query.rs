@@ -137,6 +137,11 @@ pub struct Query {
     /// that already holds the whole page: the page is the same, and `total` is then
     /// only a lower bound, at least `offset + limit`.
     pub exact_total: bool,
+    /// Return the page in the order of `sort` (the default). When `false`, the page holds
+    /// the same hits in an order that is deterministic for one index but otherwise
+    /// unspecified: for a caller that orders them itself, such as the feed, which
+    /// re-ranks its 2,000 nearest offers and so is spared sorting them.
+    pub ordered: bool,
 }
 
 impl Default for Query {
@@ -151,6 +156,7 @@ impl Default for Query {
             limit: DEFAULT_LIMIT,
             facets: false,
             exact_total: true,
+            ordered: true,
         }
     }
 }
@@ -185,6 +191,7 @@ pub(crate) struct Plan {
     pub offset: usize,
     pub limit: usize,
     pub facets: bool,
+    pub ordered: bool,
 }
 
 impl Query {
@@ -273,6 +280,7 @@ impl Query {
             offset: self.offset,
             limit: self.limit.min(MAX_LIMIT),
             facets: self.facets,
+            ordered: self.ordered,
         })
     }
 

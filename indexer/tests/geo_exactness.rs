@@ -196,6 +196,27 @@ fn small_pages_match_brute_force_under_every_sort() {
             assert!((h.distance_m.unwrap() - e.0).abs() <= 1e-6 * e.0.max(1.0));
             assert_eq!(h.score, 0.0, "no text, no score");
         }
+        // Unordered, the same page in some order.
+        let unordered = index
+            .search(&Query {
+                geo: Some(GeoFilter::Radius { center, radius_m }),
+                digital: DigitalMode::Exclude,
+                sort: Some(sort),
+                offset: offset_,
+                limit,
+                filters: Filters {
+                    include_sold_out: true,
+                    ..Filters::default()
+                },
+                ordered: false,
+                ..Query::default()
+            })
+            .unwrap();
+        let mut got: Vec<u64> = unordered.hits.iter().map(|h| h.id).collect();
+        let mut want = want;
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "query {i}: {sort:?} unordered page");
     }
 }
 
@@ -453,6 +474,23 @@ fn nearest_first_pages_equal_full_searches() {
             page(&nearest),
             page(&exact),
             "query {i} at {center:?} r={radius_m}"
+        );
+        // The feed's search: nearest-first and unordered, the same page in some order.
+        let unordered = index
+            .search(&Query {
+                exact_total: false,
+                ordered: false,
+                ..full.clone()
+            })
+            .unwrap();
+        let sorted = |mut p: Vec<(u64, f64)>| {
+            p.sort_by_key(|&(id, _)| id);
+            p
+        };
+        assert_eq!(
+            sorted(page(&unordered)),
+            sorted(page(&exact)),
+            "query {i}: unordered"
         );
         assert!(nearest.total <= exact.total, "query {i}");
         if nearest.total < exact.total {
