@@ -452,17 +452,10 @@ struct Dpp<'a> {
     /// Candidates popped on this page and put back, not on it (nor being taken), by their
     /// last computed gain.
     heap: BinaryHeap<Bound>,
-    /// The candidates of each category by their gain on an empty page, `2α·s_i`, best
-    /// first: sorted once, as that gain never changes. Those from `next` of their
-    /// category on, less those taken ([`Dpp::taken`]), are not brought up to date on this
-    /// page. A page starts again from the front of each, where heaps of them had every
-    /// candidate a page touched pushed back and popped again, at a few hundred
-    /// instructions a time.
-    untouched: Vec<Vec<Bound>>,
-    /// Per category, the first of its `untouched` not popped on this page and not taken.
-    next: Vec<usize>,
-    /// Per candidate, whether an earlier page or this one took it.
-    taken: Vec<bool>,
+    /// Candidates not brought up to date on this page, one heap per category, by their
+    /// gain on an empty page, `2α·s_i`. Kept from page to page: a page puts back the few
+    /// hundred it touched instead of building a heap of the whole pool again.
+    untouched: Vec<BinaryHeap<Bound>>,
     /// Per category, what its untouched candidates' gain is at most above their key in
     /// `untouched`: 0 while the page holds none of the category, then [`Dpp::covered`].
     ceiling: Vec<f64>,
@@ -472,8 +465,8 @@ struct Dpp<'a> {
     /// holds were brought up to date one after another whenever their score led the
     /// pool, each only to fall below the best fresh gain.
     covered: f64,
-    /// [`Dpp::untouched_top`] as of the last change to `next` or `ceiling`: the lists'
-    /// fronts are compared once per change, not once per candidate popped.
+    /// [`Dpp::untouched_top`] as of the last change to `untouched` or `ceiling`: the
+    /// heaps' tops are compared once per change, not once per candidate popped.
     untouched_best: Option<(usize, Bound)>,
     /// `ln d²` at most for a candidate whose category and subcategory are both an item's
     /// of the page: less than [`Dpp::covered`], as two weights bound the similarity.
@@ -558,9 +551,6 @@ impl<'a> Dpp<'a> {
             untouched[f.codes.category[i] as usize]
                 .push(Dpp::untouched_bound(two_alpha, scores, i));
         }
-        for list in &mut untouched {
-            list.sort_unstable_by(|a, b| b.cmp(a));
-        }
         // The log of the residual variance one page item of similarity at least `floor`
         // leaves at most.
         let ln_residual = |floor: f64| {
@@ -582,9 +572,7 @@ impl<'a> Dpp<'a> {
             done: vec![0; n],
             page: Vec::with_capacity(page_len),
             heap: BinaryHeap::new(),
-            untouched,
-            next: vec![0; categories],
-            taken: vec![false; n],
+            untouched: untouched.into_iter().map(BinaryHeap::from).collect(),
             ceiling: vec![0.0; categories],
             covered: ln_residual(category_floor),
             untouched_best: None,
@@ -604,8 +592,8 @@ impl<'a> Dpp<'a> {
     /// the category's ceiling: compared with the fresh heap's top as one heap's order.
     fn untouched_top(&self) -> Option<(usize, Bound)> {
         let mut top: Option<(usize, Bound)> = None;
-        for (c, list) in self.untouched.iter().enumerate() {
-            if let Some(b) = list.get(self.next[c]) {
+        for (c, heap) in self.untouched.iter().enumerate() {
+            if let Some(b) = heap.peek() {
                 let b = Bound {
                     gain: b.gain + self.ceiling[c],
                     index: b.index,
@@ -628,19 +616,18 @@ impl<'a> Dpp<'a> {
         }
     }
 
-    /// Starts a new page: every candidate not taken is untouched again, and what the
-    /// last page computed for them is forgotten.
+    /// Starts a new page: the candidates left in the heap or parked go back among the
+    /// untouched, and what the last page computed for them is forgotten.
     fn next_page(&mut self) {
         for i in self.touched.drain(..) {
             self.row[i] = NO_ROW;
             self.d2[i] = 1.0;
             self.done[i] = 0;
         }
-        self.heap.clear();
-        self.parked.clear();
-        for c in 0..self.untouched.len() {
-            self.next[c] = 0;
-            self.skip_taken(c);
+        let (two_alpha, scores) = (self.two_alpha, self.scores);
+        for b in self.heap.drain().chain(self.parked.drain(..)) {
+            self.untouched[self.category[b.index] as usize]
+                .push(Dpp::untouched_bound(two_alpha, scores, b.index));
         }
         self.ceiling.fill(0.0);
         self.subcategory_on_page.fill(NO_ITEM);
@@ -648,16 +635,6 @@ impl<'a> Dpp<'a> {
         self.c.clear();
         self.page.clear();
         self.parked_tier = None;
-    }
-
-    /// Moves category `c`'s `next` past candidates already taken.
-    fn skip_taken(&mut self, c: usize) {
-        let list = &self.untouched[c];
-        let mut k = self.next[c];
-        while list.get(k).is_some_and(|b| self.taken[b.index]) {
-            k += 1;
-        }
-        self.next[c] = k;
     }
 
     /// log of d_i² in L = 2α·s_i + ln(d_i² in S), as of the candidate's last update.
@@ -712,9 +689,7 @@ impl<'a> Dpp<'a> {
                 (Some(a), Some((_, b))) if *a > b => *a,
                 (Some(a), None) => *a,
                 (_, Some((category, _))) => {
-                    let top = self.untouched[category][self.next[category]];
-                    self.next[category] += 1;
-                    self.skip_taken(category);
+                    let top = self.untouched[category].pop().expect("peeked");
                     self.untouched_best = self.untouched_top();
                     let i = top.index;
                     if !eligible(i) {
@@ -758,7 +733,6 @@ impl<'a> Dpp<'a> {
 
     /// Puts `j` (returned by [`Dpp::best`]) on the page.
     fn take(&mut self, j: usize, f: &Features) {
-        self.taken[j] = true;
         self.refresh(j, f);
         let dj2 = self.d2[j];
         let dj = if dj2 <= EPS { 0.0 } else { dj2.sqrt() };
