@@ -154,21 +154,20 @@ fn small_pages_match_brute_force_under_every_sort() {
         let radius_m = log_uniform(&mut rng, 2_000.0, 100_000.0);
         let sort = [SortBy::Distance, SortBy::Relevance, SortBy::Blend][i % 3];
         let (offset_, limit) = (rng.gen_range(0..30), rng.gen_range(1..25));
-        let results = index
-            .search(&Query {
-                geo: Some(GeoFilter::Radius { center, radius_m }),
-                digital: DigitalMode::Exclude,
-                sort: Some(sort),
-                offset: offset_,
-                limit,
-                facets: true,
-                filters: Filters {
-                    include_sold_out: true,
-                    ..Filters::default()
-                },
-                ..Query::default()
-            })
-            .unwrap();
+        let query = Query {
+            geo: Some(GeoFilter::Radius { center, radius_m }),
+            digital: DigitalMode::Exclude,
+            sort: Some(sort),
+            offset: offset_,
+            limit,
+            facets: true,
+            filters: Filters {
+                include_sold_out: true,
+                ..Filters::default()
+            },
+            ..Query::default()
+        };
+        let results = index.search(&query).unwrap();
         let mut expected: Vec<(f64, u64)> = offers
             .iter()
             .filter_map(|o| Some((haversine_m(center, o.location?), o.id)))
@@ -199,17 +198,8 @@ fn small_pages_match_brute_force_under_every_sort() {
         // Unordered, the same page in some order.
         let unordered = index
             .search(&Query {
-                geo: Some(GeoFilter::Radius { center, radius_m }),
-                digital: DigitalMode::Exclude,
-                sort: Some(sort),
-                offset: offset_,
-                limit,
-                filters: Filters {
-                    include_sold_out: true,
-                    ..Filters::default()
-                },
                 ordered: false,
-                ..Query::default()
+                ..query
             })
             .unwrap();
         let mut got: Vec<u64> = unordered.hits.iter().map(|h| h.id).collect();
