@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Two builds of `mosaic`, measured side by side on feeds: how the figures of
-# benches/RESULTS.md ("End-to-end load", the tables of changes) are taken.
+# benches/RESULTS.md ("End-to-end load") and benches/LOAD-HISTORY.md (the tables of changes)
+# are taken.
 #
 #   benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M]
 #

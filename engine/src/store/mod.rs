@@ -137,7 +137,7 @@ const PING_IF_IDLE: Duration = Duration::from_secs(1);
 /// backends than cores only take turns on them: on the 2-core benchmark machine, with the
 /// feeds' reads on 4 connections of their own instead of the store's 16, a feed cost
 /// PostgreSQL 0.305–0.340 ms of CPU instead of 0.370–0.415, less in each of 20 alternated
-/// rounds (benches/RESULTS.md). Bookings keep the store's pool, which they need.
+/// rounds (benches/LOAD-HISTORY.md). Bookings keep the store's pool, which they need.
 pub const DEFAULT_PG_FEED_CONNECTIONS: u32 = 4;
 
 /// The size of a PostgreSQL pool: the environment variable `variable` when it is a
