@@ -82,9 +82,10 @@ enum Holding {
     Short(u64),
 }
 
-/// How much larger the next nearest-first disk is than one whose cells, by their counts,
-/// held `held` of the `wanted` offers (`None`: not counted, or counted enough but searched
-/// short).
+/// How much larger the next nearest-first disk is, given what the cells' counts said of
+/// the last one (`holding`) and the `wanted` offers: by what it lacked when it was
+/// [`Holding::Short`]; by [`NEAREST_FIRST_GROWTH`] when it was not counted, or was counted
+/// enough but searched short.
 ///
 /// Offers grow with the area, so a disk holding a ninth of the page needs about three
 /// times its radius: the next disk is that, a quarter more for the offers near its edge,
@@ -94,11 +95,11 @@ enum Holding {
 /// the page, though its cover's coarser cells hold it less tightly (on the bench world's
 /// feeds, a cap of eight instead of four saved 0.2 % more of a first page's instructions
 /// and tested 11 % more offers).
-fn growth(held: Option<u64>, wanted: usize) -> f64 {
-    match held {
-        Some(held) => ((wanted as f64 / held.max(1) as f64).sqrt() * 1.25)
+fn growth(holding: &Holding, wanted: usize) -> f64 {
+    match *holding {
+        Holding::Short(held) => ((wanted as f64 / held.max(1) as f64).sqrt() * 1.25)
             .clamp(NEAREST_FIRST_GROWTH, NEAREST_FIRST_MAX_GROWTH),
-        None => NEAREST_FIRST_GROWTH,
+        Holding::Within(_) => NEAREST_FIRST_GROWTH,
     }
 }
 
@@ -521,14 +522,11 @@ impl OfferIndex {
             // The cells' counts pass over a disk too small without searching it, and
             // shrink one large enough to the cells that hold the page: the disk searched
             // then holds about 1.5 times the page instead of up to four.
-            let (within, held) = match counted {
-                true => match self.radius_holding(&plan, &cover, r, wanted)? {
-                    Holding::Within(within) => (Some(within), None),
-                    Holding::Short(held) => (None, Some(held)),
-                },
-                false => (Some(r), None),
+            let holding = match counted {
+                true => self.radius_holding(&plan, &cover, r, wanted)?,
+                false => Holding::Within(r),
             };
-            if let Some(within) = within {
+            if let Holding::Within(within) = holding {
                 // The cells that reach the smaller disk cover it.
                 let cells = cover
                     .iter()
@@ -556,7 +554,7 @@ impl OfferIndex {
                     ..plan
                 });
             }
-            r *= growth(held, wanted);
+            r *= growth(&holding, wanted);
         }
         // A disk whose cover was too large to be worth making: the whole radius, by its
         // own cover if that one is worth it.
@@ -796,13 +794,16 @@ mod tests {
     #[test]
     fn disks_grow_with_what_the_counts_left_missing() {
         // Uncounted, or counted enough and searched short: doubling.
-        assert_eq!(growth(None, 2_000), NEAREST_FIRST_GROWTH);
+        assert_eq!(
+            growth(&Holding::Within(5_000.0), 2_000),
+            NEAREST_FIRST_GROWTH
+        );
         // Nearly there: never less than doubling.
-        assert_eq!(growth(Some(1_500), 2_000), NEAREST_FIRST_GROWTH);
+        assert_eq!(growth(&Holding::Short(1_500), 2_000), NEAREST_FIRST_GROWTH);
         // A ninth of the page: three times the radius, and a quarter more.
-        assert!((growth(Some(2_000 / 9), 2_000) - 3.0 * 1.25).abs() < 0.01);
+        assert!((growth(&Holding::Short(2_000 / 9), 2_000) - 3.0 * 1.25).abs() < 0.01);
         // Next to nothing, or nothing: the cap.
-        assert_eq!(growth(Some(10), 2_000), NEAREST_FIRST_MAX_GROWTH);
-        assert_eq!(growth(Some(0), 2_000), NEAREST_FIRST_MAX_GROWTH);
+        assert_eq!(growth(&Holding::Short(10), 2_000), NEAREST_FIRST_MAX_GROWTH);
+        assert_eq!(growth(&Holding::Short(0), 2_000), NEAREST_FIRST_MAX_GROWTH);
     }
 }
