@@ -64,3 +64,72 @@ impl Weight for TermFilter {
         Ok(Explanation::new("TermFilter", scorer.score()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tantivy::schema::{Schema, INDEXED};
+    use tantivy::{doc, Index};
+
+    use super::*;
+
+    /// The filter yields exactly the documents holding one of its terms, by `advance`
+    /// and by `seek`: runs far apart, a term whose documents start late in the segment,
+    /// and terms no document holds.
+    #[test]
+    fn yields_the_documents_of_its_terms_wherever_they_lie() {
+        let mut schema = Schema::builder();
+        let cell = schema.add_u64_field("cell", INDEXED);
+        let index = Index::create_in_ram(schema.build());
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let cell_of = |doc: u64| match doc {
+            0..300 => doc % 3,
+            300..9_700 => 5,
+            _ => 10 + doc % 3,
+        };
+        for d in 0..10_000 {
+            writer.add_document(doc!(cell => cell_of(d))).unwrap();
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let segment = searcher.segment_reader(0);
+        assert_eq!(segment.max_doc(), 10_000);
+        for cells in [vec![0, 10], vec![5], vec![1, 12], vec![12], vec![7], vec![]] {
+            let expected: Vec<DocId> = (0..10_000u32)
+                .filter(|&d| cells.contains(&cell_of(u64::from(d))))
+                .collect();
+            let filter = TermFilter::new(cells.iter().map(|&c| Term::from_field_u64(cell, c)));
+            let mut scorer = filter.scorer(segment, 1.0).unwrap();
+            let mut seen = Vec::new();
+            while scorer.doc() != TERMINATED {
+                seen.push(scorer.doc());
+                scorer.advance();
+            }
+            assert_eq!(seen, expected, "cells {cells:?}");
+            for target in [
+                0, 1, 64, 299, 300, 4_096, 5_000, 9_699, 9_700, 9_763, 9_999, 10_000,
+            ] {
+                let mut scorer = filter.scorer(segment, 1.0).unwrap();
+                if target < scorer.doc() {
+                    // Seeking back is not a docset's contract.
+                    continue;
+                }
+                let want = expected
+                    .iter()
+                    .copied()
+                    .find(|&d| d >= target)
+                    .unwrap_or(TERMINATED);
+                assert_eq!(scorer.seek(target), want, "cells {cells:?}, seek {target}");
+                assert_eq!(scorer.doc(), want);
+                // And on from there.
+                let next = expected
+                    .iter()
+                    .copied()
+                    .find(|&d| d > want)
+                    .unwrap_or(TERMINATED);
+                if want != TERMINATED {
+                    assert_eq!(scorer.advance(), next, "cells {cells:?}, after {want}");
+                }
+            }
+        }
+    }
+}
