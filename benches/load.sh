@@ -5,6 +5,11 @@
 # benches/RESULTS.md.
 #
 #   benches/load.sh [--profile ci|demo|bench] [--seed N] [--requests N] [--connections C]
+#                   [--bin PATH]
+#
+# --bin serves another build of `mosaic` than target/release/mosaic, such as the one
+# benches/pgo.sh optimises with a profile; the seed, the taste model and the token still use
+# the release build.
 #
 # 1. seeds the profile's world into PostgreSQL, or reuses it (benches/world.sh), and vacuums it,
 # 2. learns the world's taste model once (`mosaic profiles build`, timed) and reuses it,
@@ -30,13 +35,15 @@ profile="${MOSAIC_BENCH_PROFILE:-bench}"
 seed="${MOSAIC_BENCH_SEED:-42}"
 requests=20000
 connections=16
+bin=target/release/mosaic
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile="$2"; shift 2 ;;
         --seed) seed="$2"; shift 2 ;;
         --requests) requests="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        --bin) bin="$2"; shift 2 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -50,6 +57,7 @@ log() { echo "[load.sh] $*" >&2; }
 . benches/ticks.sh
 # shellcheck source=benches/world.sh
 . benches/world.sh
+[ -x "$bin" ] || { echo "$bin is not an executable (--bin)" >&2; exit 2; }
 # Each run's bookings leave dead rows in deposits and stocks (some 40,000 of each after two
 # runs), which the next run's bookings update again, and autovacuum may wake in the middle
 # of it: every run starts from a vacuumed world instead. A few seconds, as the seed's
@@ -101,7 +109,7 @@ start_server() {
         exit 1
     fi
     started=$(date +%s.%N)
-    DATABASE_URL="$url" RUST_LOG=warn target/release/mosaic serve --addr "127.0.0.1:$port" \
+    DATABASE_URL="$url" RUST_LOG=warn "$bin" serve --addr "127.0.0.1:$port" \
         --index-dir "$index_dir" --model "$model" >>"$work/server.log" 2>&1 &
     server_pid=$!
     until curl -fs "$base/ready" >/dev/null 2>&1 || curl -fs "$base/health" >/dev/null 2>&1; do
@@ -125,95 +133,11 @@ log "ready in ${start_s}s"
 token=$(DATABASE_URL="$url" target/release/mosaic token create --role admin | awk '{w=$NF} END {print w}')
 
 # --- the requests -------------------------------------------------------------------------
-# Deterministic draws: rows ordered by a hash of their id and the seed.
-now=$(date +%s)
+# Deterministic draws (benches/load/draw.sh), salted with the seed.
+# shellcheck source=benches/load/draw.sh
+. benches/load/draw.sh
 n=$requests
-draw() { psql_db -F $'\t' -c "$1" > "$2"; }
-log "drawing $n requests per family from the store"
-# Feed: users at home (70 %) or at a venue's place; pages 1 (60 %), 2 (25 %) and 3 (15 %),
-# each later page from a user who asked for the page before it, at the same place, about
-# 800 requests later (half a second to a few seconds, depending on the rate). A later page's
-# cursor is `offset.day.shown-ids` (engine/src/feed.rs); wrk cannot carry a page's
-# next_cursor to the next request, so pages 2 and 3 name today's ranking and no shown ids:
-# the same offers and the same work as following the cursor.
-day=$((now / 86400))
-users=$((n * 3 / 5))
-draw "WITH u AS (SELECT id FROM users ORDER BY md5(id::text || '$seed') LIMIT $users),
-           v AS (SELECT lat, lon, row_number() OVER () - 1 AS rn FROM
-                 (SELECT lat, lon FROM venues ORDER BY md5(id::text || '$seed') LIMIT $users) x),
-           ur AS (SELECT id, (row_number() OVER () - 1) % (SELECT count(*) FROM v) AS rn,
-                         row_number() OVER () AS i FROM u)
-      SELECT '/v1/feed?user_id=' || ur.id || '&limit=20'
-             || CASE WHEN ur.i % 10 < 3 THEN '&lat=' || round(v.lat::numeric, 5) || '&lon=' || round(v.lon::numeric, 5) ELSE '' END
-      FROM ur JOIN v USING (rn)" "$work/feed-users.tsv"
-python3 - "$work/feed-users.tsv" "$day" "$n" > "$work/feed.tsv" <<'PY'
-import sys
-firsts = [line.rstrip("\n") for line in open(sys.argv[1])]
-day, n = sys.argv[2], int(sys.argv[3])
-gap = 500  # users between a user's page and their next one
-later = []  # (due at user, request)
-for j, path in enumerate(firsts):
-    # Of every 12 users, 5 ask for page 2 and 3 of those for page 3: 60/25/15 of the pages.
-    if j % 12 < 5:
-        later.append((j + gap, f"{path}&cursor=20.{day}."))
-    if j % 12 < 3:
-        later.append((j + 2 * gap, f"{path}&cursor=40.{day}."))
-later.sort(key=lambda due: due[0])
-due = 0
-lines = []
-for j, path in enumerate(firsts):
-    lines.append(path)
-    while due < len(later) and later[due][0] <= j:
-        lines.append(later[due][1])
-        due += 1
-lines += [request for _, request in later[due:]]
-for line in lines[:n]:
-    print(f"GET\t{line}")
-PY
-# Search: the first one or two words of a title, around a venue, 2–50 km, a fifth with
-# categories (percent-encoded by Python: titles have accents).
-draw "SELECT o.title, v.lat, v.lon FROM
-          (SELECT * FROM offers WHERE venue_id IS NOT NULL ORDER BY md5(id::text || '$seed') LIMIT $n) o
-          JOIN venues v ON v.id = o.venue_id" "$work/titles.tsv"
-python3 - "$work/titles.tsv" > "$work/search.tsv" <<'PY'
-import re, sys
-from urllib.parse import urlencode
-for i, line in enumerate(open(sys.argv[1], encoding="utf-8")):
-    title, lat, lon = line.rstrip("\n").split("\t")
-    words = re.findall(r"[^\W\d_]+", title.lower())[: 1 + i % 2] or ["concert"]
-    params = {"q": " ".join(words), "lat": f"{float(lat):.5f}", "lon": f"{float(lon):.5f}",
-              "radius_km": 2 + i % 49, "limit": 20}
-    if i % 5 == 0:
-        params["category"] = "LIVRE,CINEMA"
-    print(f"GET\t/v1/search?{urlencode(params)}")
-PY
-# Offer detail.
-draw "SELECT 'GET', '/v1/offers/' || id FROM offers WHERE is_active ORDER BY md5(id::text || '$seed') LIMIT $n" \
-    "$work/offer.tsv"
-# Bookings, three times as many (the paced runs book too: a quarter, a half and three
-# quarters of the booking run's rate for 10 s each, 24,000 at 1,600/s): distinct users with
-# at least 20 € left, physical stocks of at most 20 € with 50+ places, bookable for days
-# yet; pairs the user has not booked. Row numbers are given after each side's draw:
-# numbered before it, the two sides shared only ~n²/users numbers (76 pairs of 5,000).
-draw "WITH s AS (SELECT st.id, st.offer_id, row_number() OVER () AS rn FROM
-                 (SELECT st.id, st.offer_id FROM stocks st JOIN offers o ON o.id = st.offer_id
-                  WHERE o.is_active AND NOT st.is_deleted AND o.venue_id IS NOT NULL AND o.url IS NULL
-                    AND st.price_cents <= 2000 AND (st.quantity IS NULL OR st.quantity - st.booked >= 50)
-                    AND (st.beginning_at IS NULL OR st.beginning_at > $now + 3 * 86400)
-                    AND (st.booking_limit_at IS NULL OR st.booking_limit_at > $now + 86400)
-                  ORDER BY md5(st.id::text || '$seed') LIMIT $((3 * n))) st),
-           u AS (SELECT user_id, row_number() OVER () AS rn FROM
-                 (SELECT user_id FROM
-                   (SELECT DISTINCT ON (user_id) user_id FROM deposits
-                    WHERE expires_at > $now + 86400 AND granted_at <= $now
-                      AND amount_cents - spent_cents - closed_cents >= 2000
-                      AND (physical_cap_cents IS NULL OR physical_cap_cents - physical_spent_cents >= 2000)
-                    ORDER BY user_id) d
-                  ORDER BY md5(user_id::text || '$seed' || '$now') LIMIT $((3 * n))) du)
-      SELECT 'POST', '/v1/bookings', json_build_object('user_id', u.user_id, 'stock_id', s.id, 'quantity', 1)
-      FROM s JOIN u USING (rn)
-      WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.user_id = u.user_id AND b.offer_id = s.offer_id)" \
-    "$work/booking.tsv"
+draw_requests "$work" "$n" "$seed"
 # --- the runs -------------------------------------------------------------------------------
 # The mix, as the app sends it: per feed, about one search (0.8), an offer detail (0.4)
 # and a booking (0.1), shuffled deterministically, the feeds keeping their order (a user's
@@ -358,6 +282,7 @@ cat "$work/results.jsonl" >&2
 python3 benches/load/report.py --results "$work/results.jsonl" --rss-kib "$rss_kib" \
     --start-s "$start_s" --first-start-s "$first_start" --fresh-index "$fresh_index" \
     --profile "$profile" --seed "$seed" --connections "$connections" --url "$url" \
+    --bin "$bin" \
     --profiles-time "$work/profiles.time" \
     --metrics-before "$work/metrics-before-feed.txt" --metrics-after "$work/metrics-after-feed.txt" \
     --out benches/RESULTS.md

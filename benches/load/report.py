@@ -70,10 +70,13 @@ def section(args, all_runs):
     sweep = [r for r in saturating if r.get("connections", args.connections) != args.connections]
     paced = [r for r in all_runs if r.get("offered")]
     today = datetime.date.today().isoformat()
+    default_bin = args.bin == "target/release/mosaic"
+    bin_option = "" if default_bin else f" --bin {args.bin}"
+    build = "release build" if default_bin else f"the build at `{args.bin}`"
     lines = [HEADING, ""]
     lines.append(
-        f"Measured {today} on {machine()} by `benches/load.sh --profile {args.profile}` "
-        f"(seed {args.seed}): `mosaic serve` (release build) on 127.0.0.1 over the world in "
+        f"Measured {today} on {machine()} by `benches/load.sh --profile {args.profile}"
+        f"{bin_option}` (seed {args.seed}): `mosaic serve` ({build}) on 127.0.0.1 over the world in "
         f"{postgres_version(args.url)} on the same machine, driven by wrk 4 (one thread, "
         f"{args.connections} connections) on the same 2 cores. Each family runs on its own after a "
         "warm-up of a tenth of its requests, then a shuffled mix of all four (per feed: 0.8 "
@@ -293,6 +296,7 @@ def main():
     p.add_argument("--seed", required=True)
     p.add_argument("--connections", type=int, required=True)
     p.add_argument("--url", required=True)
+    p.add_argument("--bin", default="target/release/mosaic")
     p.add_argument("--out", required=True)
     p.add_argument("--profiles-time")
     p.add_argument("--metrics-before")
