@@ -91,16 +91,10 @@ for p in differ[:5]:
 PY
 fi
 
+# shellcheck source=benches/load/replay.sh
+. benches/load/replay.sh
 drive() { # port file -> wrk's JSON line (benches/load/replay.lua)
-    rm -f "$work/done"
-    wrk -t1 -c16 -d600s --timeout 10s -s benches/load/replay.lua "http://127.0.0.1:$1" \
-        -- "$2" "$token" 1 "$work/done" 0 > "$work/wrk.out" &
-    local w=$!
-    while kill -0 "$w" 2>/dev/null; do
-        if [ -f "$work/done" ]; then kill -INT "$w"; break; fi
-        sleep 0.05
-    done
-    wait "$w" || true
+    replay "http://127.0.0.1:$1" "$2" "$token" 16 0 "$work/done" "$work/wrk.out" || true
     grep '^{' "$work/wrk.out"
 }
 # shellcheck source=benches/ticks.sh

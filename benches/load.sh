@@ -136,6 +136,8 @@ token=$(DATABASE_URL="$url" target/release/mosaic token create --role admin | aw
 # Deterministic draws (benches/load/draw.sh), salted with the seed.
 # shellcheck source=benches/load/draw.sh
 . benches/load/draw.sh
+# shellcheck source=benches/load/replay.sh
+. benches/load/replay.sh
 n=$requests
 draw_requests "$work" "$n" "$seed"
 # --- the runs -------------------------------------------------------------------------------
@@ -194,15 +196,7 @@ run() { # family file [offered requests/s] [connections] -> one JSON line
     log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
     read -r wal0 checkpoints0 compactions0 seconds0 reindexed0 <<< "$(beside)"
     server0=$(ticks "$server_pid"); pg0=$(ticks "${pg[@]}")
-    rm -f "$work/done"
-    wrk -t1 -c"$conns" -d600s --timeout 10s -s benches/load/replay.lua "$base" \
-        -- "$file" "$token" 1 "$work/done" "$rate" > "$work/wrk.out" &
-    local wrk_pid=$!
-    while kill -0 "$wrk_pid" 2>/dev/null; do
-        if [ -f "$work/done" ]; then kill -INT "$wrk_pid"; break; fi
-        sleep 0.05
-    done
-    wait "$wrk_pid"
+    replay "$base" "$file" "$token" "$conns" "$rate" "$work/done" "$work/wrk.out"
     server1=$(ticks "$server_pid"); pg1=$(ticks "${pg[@]}")
     read -r wal1 checkpoints1 compactions1 seconds1 reindexed1 <<< "$(beside)"
     local reindexed=null

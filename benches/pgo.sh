@@ -38,6 +38,8 @@ seed="${MOSAIC_BENCH_SEED:-42}"
 . benches/world.sh
 # shellcheck source=benches/load/draw.sh
 . benches/load/draw.sh
+# shellcheck source=benches/load/replay.sh
+. benches/load/replay.sh
 
 load=target/load-bench
 for f in "$load/model.bin" "$load/index/meta.json"; do
@@ -83,15 +85,7 @@ head -n "$requests" "$pgo/requests/booking.tsv" > "$pgo/requests/booking-train.t
 for family in feed search offer booking-train; do
     file="$pgo/requests/$family.tsv"
     log "training: $family ($(wc -l < "$file") requests)"
-    rm -f "$pgo/done"
-    wrk -t1 -c16 -d600s --timeout 10s -s benches/load/replay.lua "$base" \
-        -- "$file" "$token" 1 "$pgo/done" > "$pgo/wrk-$family.out" &
-    wrk_pid=$!
-    while kill -0 "$wrk_pid" 2>/dev/null; do
-        if [ -f "$pgo/done" ]; then kill -INT "$wrk_pid"; break; fi
-        sleep 0.05
-    done
-    wait "$wrk_pid"
+    replay "$base" "$file" "$token" 16 0 "$pgo/done" "$pgo/wrk-$family.out"
 done
 # The profile is written as the server exits.
 kill -TERM "$server_pid"
