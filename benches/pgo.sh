@@ -94,6 +94,8 @@ trap - EXIT
 
 "$profdata" merge -o "$pgo/merged.profdata" "$pgo/raw"
 hash=$(sha256sum "$pgo/merged.profdata" | cut -c1-16)
+# Only the profile in use is kept: each is some 40 MB.
+rm -f "$pgo"/profile-*.profdata
 mv "$pgo/merged.profdata" "$pgo/profile-$hash.profdata"
 log "building mosaic with the profile ($pgo/profile-$hash.profdata)"
 RUSTFLAGS="-Cprofile-use=$pgo/profile-$hash.profdata" CARGO_TARGET_DIR="$pgo/use" \
