@@ -5,11 +5,13 @@
 # benches/RESULTS.md.
 #
 #   benches/load.sh [--profile ci|demo|bench] [--seed N] [--requests N] [--connections C]
-#                   [--bin PATH]
+#                   [--bin PATH | --pgo]
 #
-# --bin serves another build of `mosaic` than target/release/mosaic, such as the one
-# benches/pgo.sh optimises with a profile; the seed, the taste model and the token still use
-# the release build.
+# --bin serves another build of `mosaic` than target/release/mosaic; the seed, the taste
+# model and the token still use the release build. --pgo serves the build benches/pgo.sh
+# optimises with a profile of this load, the one replicas should run (README): made after
+# the first start below, which builds the index it trains on, and remade only when the
+# source has changed since (pgo.sh --if-stale); every start after the first is its own.
 #
 # 1. seeds the profile's world into PostgreSQL, or reuses it (benches/world.sh), and vacuums it,
 # 2. learns the world's taste model once (`mosaic profiles build`, timed) and reuses it,
@@ -36,6 +38,7 @@ seed="${MOSAIC_BENCH_SEED:-42}"
 requests=20000
 connections=16
 bin=target/release/mosaic
+pgo=no
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile="$2"; shift 2 ;;
@@ -43,7 +46,8 @@ while [ $# -gt 0 ]; do
         --requests) requests="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        --pgo) pgo=yes; shift ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +55,10 @@ case "$profile" in
     ci|demo|bench) ;;
     *) echo "unknown profile $profile: expected ci, demo or bench" >&2; exit 2 ;;
 esac
+if [ "$pgo" = yes ] && [ "$bin" != target/release/mosaic ]; then
+    echo "--pgo and --bin choose the build both: give one" >&2
+    exit 2
+fi
 
 log() { echo "[load.sh] $*" >&2; }
 # shellcheck source=benches/ticks.sh
@@ -125,6 +133,12 @@ log "first start (index: $([ $fresh_index = yes ] && echo build || echo reopen))
 start_server
 first_start=$ready_s
 stop_server
+if [ "$pgo" = yes ]; then
+    MOSAIC_BENCH_SEED="$seed" benches/pgo.sh --profile "$profile" --if-stale
+    bin=target/pgo/mosaic
+    # A training's bookings leave dead rows, as a run's do.
+    psql_db -c 'VACUUM'
+fi
 log "second start (reopening the index)"
 start_server
 start_s=$ready_s
@@ -276,7 +290,7 @@ cat "$work/results.jsonl" >&2
 python3 benches/load/report.py --results "$work/results.jsonl" --rss-kib "$rss_kib" \
     --start-s "$start_s" --first-start-s "$first_start" --fresh-index "$fresh_index" \
     --profile "$profile" --seed "$seed" --connections "$connections" --url "$url" \
-    --bin "$bin" \
+    --bin "$bin" --pgo "$pgo" \
     --profiles-time "$work/profiles.time" \
     --metrics-before "$work/metrics-before-feed.txt" --metrics-after "$work/metrics-after-feed.txt" \
     --out benches/RESULTS.md

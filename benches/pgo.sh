@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds `mosaic` with profile-guided optimisation (PGO) for the load test: an instrumented
-# build serves a training load over the bench world, and LLVM's profile of what it ran
+# build serves a training load over the load test's world, and LLVM's profile of what it ran
 # guides a second release build, which lays out and inlines the code the feeds, searches
-# and bookings take. `benches/load.sh --bin target/pgo/mosaic` then serves it.
+# and bookings take. `benches/load.sh --pgo` then serves it.
 #
-#   benches/pgo.sh [--requests N]
+#   benches/pgo.sh [--profile ci|demo|bench] [--requests N] [--if-stale]
 #
 # Run benches/load.sh once first: this reuses its world, taste model and index
-# (target/load-bench). Steps:
+# (target/load-PROFILE, bench by default). `benches/load.sh --pgo` runs this itself. Steps:
 # 1. installs rustup's llvm-tools (llvm-profdata) when missing,
 # 2. builds the instrumented `mosaic` (target/pgo/gen, a release build of its own),
 # 3. serves with it on a copy of the index and sends it N requests of each family (5,000 by
@@ -18,22 +18,47 @@
 #    profile's file is named by its hash, so a new training rebuilds every crate with it.
 #
 # Both builds start from scratch the first time: about twice the release build's time.
-# Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh; PGO_PORT (8093).
+# --if-stale does nothing when target/pgo/mosaic was built by this script from the source
+# as it is now (the commit and uncommitted changes) for the same world: a training rebuilds
+# every crate, as each profile differs from the last.
+# Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh; MOSAIC_BENCH_SEED
+# (42); PGO_PORT (8093).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+profile="${MOSAIC_BENCH_PROFILE:-bench}"
 requests=5000
+if_stale=no
 while [ $# -gt 0 ]; do
     case "$1" in
+        --profile) profile="$2"; shift 2 ;;
         --requests) requests="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --if-stale) if_stale=yes; shift ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 
+case "$profile" in
+    ci|demo|bench) ;;
+    *) echo "unknown profile $profile: expected ci, demo or bench" >&2; exit 2 ;;
+esac
+
 log() { echo "[pgo.sh] $*" >&2; }
-profile=bench
 seed="${MOSAIC_BENCH_SEED:-42}"
+pgo=$(realpath -m target/pgo)
+# What the build is made from: the world it is trained on and the source, commit and
+# uncommitted changes (empty outside a git checkout, which is then always stale).
+source_state() {
+    echo "profile=$profile seed=$seed"
+    { git rev-parse HEAD && git diff HEAD; } 2>/dev/null | sha256sum
+}
+state=$(source_state)
+if [ "$if_stale" = yes ] && [ -x "$pgo/mosaic" ] && [ "$(cat "$pgo/mosaic.source" 2>/dev/null)" = "$state" ] \
+    && git rev-parse HEAD >/dev/null 2>&1; then
+    log "$pgo/mosaic is built from this source for this world: kept"
+    exit 0
+fi
 # shellcheck source=benches/world.sh
 . benches/world.sh
 # shellcheck source=benches/load/draw.sh
@@ -41,7 +66,7 @@ seed="${MOSAIC_BENCH_SEED:-42}"
 # shellcheck source=benches/load/replay.sh
 . benches/load/replay.sh
 
-load=target/load-bench
+load=target/load-$profile
 for f in "$load/model.bin" "$load/index/meta.json"; do
     [ -e "$f" ] || { echo "$f is missing: run benches/load.sh first" >&2; exit 1; }
 done
@@ -54,7 +79,6 @@ if [ ! -x "$profdata" ]; then
     rustup component add llvm-tools
 fi
 
-pgo=$(realpath -m target/pgo)
 rm -rf "$pgo/index" "$pgo/requests"
 mkdir -p "$pgo/requests"
 log "building the instrumented mosaic"
@@ -101,4 +125,5 @@ log "building mosaic with the profile ($pgo/profile-$hash.profdata)"
 RUSTFLAGS="-Cprofile-use=$pgo/profile-$hash.profdata" CARGO_TARGET_DIR="$pgo/use" \
     cargo build --release --bin mosaic
 cp "$pgo/use/release/mosaic" "$pgo/mosaic"
+echo "$state" > "$pgo/mosaic.source"
 log "wrote $pgo/mosaic"

@@ -71,8 +71,12 @@ def section(args, all_runs):
     paced = [r for r in all_runs if r.get("offered")]
     today = datetime.date.today().isoformat()
     default_bin = args.bin == "target/release/mosaic"
-    bin_option = "" if default_bin else f" --bin {args.bin}"
-    build = "release build" if default_bin else f"the build at `{args.bin}`"
+    if args.pgo == "yes":
+        bin_option = " --pgo"
+        build = f"the PGO build, `{args.bin}` by `benches/pgo.sh`"
+    else:
+        bin_option = "" if default_bin else f" --bin {args.bin}"
+        build = "release build" if default_bin else f"the build at `{args.bin}`"
     lines = [HEADING, ""]
     lines.append(
         f"Measured {today} on {machine()} by `benches/load.sh --profile {args.profile}"
@@ -135,6 +139,8 @@ def section(args, all_runs):
     lines.append(f"- peak RSS ≤ 2 GiB: {rss_gib:.2f} GiB (VmHWM of `mosaic serve` over all runs), "
                  f"{verdict(rss_gib <= 2.0)}")
     first = "building the index from the store" if args.fresh_index == "yes" else "reopening the index"
+    if args.pgo == "yes":
+        first += ", by the release build"
     lines.append(f"- start-up ≤ 10 s with an existing index: {args.start_s:.1f} s from `mosaic serve` to "
                  f"`/ready`, {verdict(args.start_s <= 10.0)} (first start, {first}: {args.first_start_s:.1f} s)")
     if args.profiles_time and os.path.exists(args.profiles_time):
@@ -297,6 +303,8 @@ def main():
     p.add_argument("--connections", type=int, required=True)
     p.add_argument("--url", required=True)
     p.add_argument("--bin", default="target/release/mosaic")
+    p.add_argument("--pgo", choices=["yes", "no"], default="no",
+                   help="the build served is benches/pgo.sh's (load.sh --pgo)")
     p.add_argument("--out", required=True)
     p.add_argument("--profiles-time")
     p.add_argument("--metrics-before")
