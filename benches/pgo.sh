@@ -19,8 +19,8 @@
 #
 # Both builds start from scratch the first time: about twice the release build's time.
 # --if-stale does nothing when target/pgo/mosaic was built by this script from the source
-# as it is now (the commit and uncommitted changes) for the same world: a training rebuilds
-# every crate, as each profile differs from the last.
+# as it is now for the same world: a training rebuilds every crate, as each profile differs
+# from the last.
 # Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh; MOSAIC_BENCH_SEED
 # (42); PGO_PORT (8093).
 set -euo pipefail
@@ -47,11 +47,13 @@ esac
 log() { echo "[pgo.sh] $*" >&2; }
 seed="${MOSAIC_BENCH_SEED:-42}"
 pgo=$(realpath -m target/pgo)
-# What the build is made from: the world it is trained on and the source, commit and
-# uncommitted changes (empty outside a git checkout, which is then always stale).
+# What the build is made from: the world it is trained on and the tracked files as they
+# are (blobs staged, changes not), but for Markdown files, which load.sh itself rewrites
+# (RESULTS.md): a commit of text alone keeps the build. Outside a git checkout, stale.
 source_state() {
     echo "profile=$profile seed=$seed"
-    { git rev-parse HEAD && git diff HEAD; } 2>/dev/null | sha256sum
+    { git ls-files -s -- . ':(exclude)*.md' && git diff -- . ':(exclude)*.md'; } 2>/dev/null |
+        sha256sum
 }
 state=$(source_state)
 if [ "$if_stale" = yes ] && [ -x "$pgo/mosaic" ] && [ "$(cat "$pgo/mosaic.source" 2>/dev/null)" = "$state" ] \
