@@ -49,11 +49,17 @@ seed="${MOSAIC_BENCH_SEED:-42}"
 pgo=$(realpath -m target/pgo)
 # What the build is made from: the world it is trained on and the tracked files as they
 # are (blobs staged, changes not), but for Markdown files, which load.sh itself rewrites
-# (RESULTS.md): a commit of text alone keeps the build. Outside a git checkout, stale.
+# (RESULTS.md), and the benchmark scripts other than the training's: a commit of text or
+# of load.sh keeps the build. Outside a git checkout, stale.
 source_state() {
+    local code=(. ':(exclude)*.md' ':(exclude)benches')
+    local training=(benches/pgo.sh benches/world.sh benches/load/draw.sh benches/load/replay.sh
+        benches/load/replay.lua)
     echo "profile=$profile seed=$seed"
-    { git ls-files -s -- . ':(exclude)*.md' && git diff -- . ':(exclude)*.md'; } 2>/dev/null |
-        sha256sum
+    {
+        git ls-files -s -- "${code[@]}" && git ls-files -s -- "${training[@]}" &&
+            git diff -- "${code[@]}" && git diff -- "${training[@]}"
+    } 2>/dev/null | sha256sum
 }
 state=$(source_state)
 if [ "$if_stale" = yes ] && [ -x "$pgo/mosaic" ] && [ "$(cat "$pgo/mosaic.source" 2>/dev/null)" = "$state" ] \
