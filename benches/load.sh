@@ -134,11 +134,8 @@ start_server
 first_start=$ready_s
 stop_server
 if [ "$pgo" = yes ]; then
-    bin=target/pgo/mosaic
-    built=$(stat -c %Y "$bin" 2>/dev/null || echo none)
     MOSAIC_BENCH_SEED="$seed" benches/pgo.sh --profile "$profile" --if-stale
-    # A training's bookings leave dead rows, as a run's do.
-    [ "$(stat -c %Y "$bin")" = "$built" ] || psql_db -c 'VACUUM'
+    bin=target/pgo/mosaic
 fi
 log "second start (reopening the index)"
 start_server

@@ -123,6 +123,10 @@ done
 kill -TERM "$server_pid"
 wait "$server_pid" || true
 trap - EXIT
+# The training's bookings leave dead rows, as a load run's do, and the next load run may
+# follow at once (load.sh --pgo).
+log "vacuuming $db"
+psql_db -c 'VACUUM'
 
 "$profdata" merge -o "$pgo/merged.profdata" "$pgo/raw"
 hash=$(sha256sum "$pgo/merged.profdata" | cut -c1-16)
