@@ -245,7 +245,7 @@ def pages(path, ranking):
 def stage_profile(before, after):
     """Markdown lines: where the feed run's requests spent their time, stage by stage."""
     b, a = stage_histograms(before), stage_histograms(after)
-    order = ["boosts", "profile", "candidates", "rank", "cards"]
+    order = ["boosts", "queue", "profile", "candidates", "rank", "cards"]
     rows, total = [], 0.0
     for stage in order:
         if stage not in a:
@@ -266,10 +266,11 @@ def stage_profile(before, after):
              "HTTP, JSON and queueing). p50 and p99 are bucket upper bounds. "
              f"{kept:.0f} of the feeds ({kept / n * 100:.0f} %) were pages cut from the ranking "
              "their first page kept (`mosaic_feed_pages_total`), which spend nothing in the "
-             "profile, candidates and rank stages.", "",
+             "queue, profile, candidates and rank stages.", "",
              "| stage | what | mean ms | share | p50 ≤ ms | p99 ≤ ms |", "|---|---|---|---|---|---|"]
     what = {
         "boosts": "active editorial boosts (cached 30 s)",
+        "queue": "waiting for a turn among the feeds ranked at once (engine/src/feed_gate.rs)",
         "profile": "user, history (200) and credit from the store; taste",
         "candidates": "index: ≤ 2,000 physical within the radius + ≤ 300 digital; ranking input",
         "rank": "score + DPP diversification into the page",

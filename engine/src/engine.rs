@@ -64,6 +64,8 @@ pub struct Engine {
     pub(crate) digital_cache: Mutex<Option<(u64, Arc<indexer::SearchResults>)>>,
     /// The rankings of recent first pages, for the pages after them.
     pub(crate) ranked_feeds: crate::ranked_feeds::RankedFeeds,
+    /// How many feeds are served at once; the others wait in line (see [`crate::feed_gate`]).
+    pub(crate) feed_gate: crate::feed_gate::FeedGate,
     /// What compacting the index has cost so far.
     compactions: Mutex<Compactions>,
 }
@@ -198,6 +200,7 @@ impl Engine {
             boost_cache: Mutex::new(Default::default()),
             digital_cache: Mutex::new(None),
             ranked_feeds: Default::default(),
+            feed_gate: crate::feed_gate::FeedGate::from_env(),
             compactions: Mutex::default(),
         });
         match synced_at {

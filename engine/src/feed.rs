@@ -45,6 +45,9 @@ pub struct FeedRequest {
 pub struct FeedTimings {
     /// The active boosts (cached for a while, so usually nothing).
     pub boosts: Duration,
+    /// Waiting in line for a turn ([`crate::feed_gate::FeedGate`]): a first page and a page cut
+    /// from a kept ranking alike.
+    pub queue: Duration,
     /// The user, their history and their credit, from the store; their taste from those.
     pub profile: Duration,
     /// The physical and digital candidates from the index, turned into ranking input.
@@ -60,9 +63,10 @@ pub struct FeedTimings {
 
 impl FeedTimings {
     /// Each stage with its name, in pipeline order.
-    pub fn stages(&self) -> [(&'static str, Duration); 5] {
+    pub fn stages(&self) -> [(&'static str, Duration); 6] {
         [
             ("boosts", self.boosts),
+            ("queue", self.queue),
             ("profile", self.profile),
             ("candidates", self.candidates),
             ("rank", self.rank),
@@ -104,6 +108,8 @@ impl Engine {
             boosts: lap.lap(),
             ..FeedTimings::default()
         };
+        let _turn = self.feed_gate.turn().await;
+        timings.queue = lap.lap();
         if let Some(page) = self.kept_page(req, &boosts, &mut timings)? {
             return Ok((page, timings));
         }

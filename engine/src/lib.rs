@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 
 mod feed;
+mod feed_gate;
 pub mod ids;
 mod index_sync;
 pub mod indexing;

@@ -1,0 +1,95 @@
+//! How many feeds are served at once.
+//!
+//! A feed's first page is a millisecond or two of CPU (candidates, ranking, cards) around
+//! one read from the store. With every request let in, a burst shares the cores among
+//! all of them: each takes as long as the burst, and which finishes first is the
+//! scheduler's choice, so some are overtaken many times. Behind a gate of a few turns,
+//! given in the order they were asked for, the feeds in flight keep the cores busy (on
+//! the 2-core benchmark machine 4 connections served as many feeds per second as 8 or
+//! 16) and the others wait in line, each about as long as the line ahead of it. Pages cut
+//! from a kept ranking wait in the same line: they are cheap, but letting them pass made
+//! the first pages behind them wait all the longer.
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Feeds served at once per core unless `MOSAIC_FEED_CONCURRENCY` says otherwise.
+pub const DEFAULT_FEEDS_PER_CORE: usize = 2;
+
+/// The turns feeds take, first come first served; no gate at all when built with 0 turns.
+#[derive(Debug)]
+pub struct FeedGate(Option<Semaphore>);
+
+impl FeedGate {
+    /// A gate letting `turns` feeds through at once, or every one when `turns` is 0.
+    pub fn new(turns: usize) -> FeedGate {
+        FeedGate((turns > 0).then(|| Semaphore::new(turns)))
+    }
+
+    /// The gate of `MOSAIC_FEED_CONCURRENCY` turns (0: no gate), by default
+    /// [`DEFAULT_FEEDS_PER_CORE`] per core, with a warning when the variable is not a
+    /// number.
+    pub fn from_env() -> FeedGate {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let default = DEFAULT_FEEDS_PER_CORE * cores;
+        let turns = match std::env::var("MOSAIC_FEED_CONCURRENCY") {
+            Err(_) => default,
+            Ok(value) => value.trim().parse().unwrap_or_else(|_| {
+                tracing::warn!(
+                    value,
+                    default,
+                    "MOSAIC_FEED_CONCURRENCY is not a number of feeds; using the default"
+                );
+                default
+            }),
+        };
+        FeedGate::new(turns)
+    }
+
+    /// Waits for a turn, which lasts until the returned permit is dropped.
+    pub async fn turn(&self) -> Option<SemaphorePermit<'_>> {
+        match &self.0 {
+            // The semaphore is never closed, so acquiring cannot fail.
+            Some(gate) => gate.acquire().await.ok(),
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    #[tokio::test]
+    async fn turns_are_given_in_the_order_they_were_asked_for() {
+        let gate = FeedGate::new(2);
+        let first = gate.turn().await;
+        let second = gate.turn().await;
+        assert!(first.is_some() && second.is_some());
+
+        // Both turns taken: the next two wait, in line.
+        let mut third = Box::pin(gate.turn());
+        let mut fourth = Box::pin(gate.turn());
+        assert!((&mut third).now_or_never().is_none());
+        assert!((&mut fourth).now_or_never().is_none());
+
+        drop(second);
+        let third = (&mut third)
+            .now_or_never()
+            .expect("the first in line goes next");
+        assert!(
+            (&mut fourth).now_or_never().is_none(),
+            "one turn came free, not two"
+        );
+        drop(first);
+        let fourth = (&mut fourth).now_or_never().expect("then the second");
+        assert!(third.is_some() && fourth.is_some());
+    }
+
+    #[tokio::test]
+    async fn no_gate_lets_everyone_through() {
+        let gate = FeedGate::new(0);
+        let turns: Vec<_> = (0..100).map(|_| gate.turn().now_or_never()).collect();
+        assert!(turns.iter().all(|t| matches!(t, Some(None))));
+    }
+}
