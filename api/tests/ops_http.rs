@@ -228,7 +228,7 @@ async fn feeds_are_timed_stage_by_stage() {
             .parse()
             .unwrap()
     };
-    for stage in ["boosts", "queue", "profile", "candidates", "rank", "cards"] {
+    for stage in ["boosts", "profile", "queue", "candidates", "rank", "cards"] {
         let count = format!("mosaic_feed_stage_seconds_count{{stage=\"{stage}\"}}");
         assert!(value(&count) >= 2, "{count}");
     }

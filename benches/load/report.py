@@ -245,7 +245,7 @@ def pages(path, ranking):
 def stage_profile(before, after):
     """Markdown lines: where the feed run's requests spent their time, stage by stage."""
     b, a = stage_histograms(before), stage_histograms(after)
-    order = ["boosts", "queue", "profile", "candidates", "rank", "cards"]
+    order = ["boosts", "profile", "queue", "candidates", "rank", "cards"]
     rows, total = [], 0.0
     for stage in order:
         if stage not in a:
@@ -262,16 +262,16 @@ def stage_profile(before, after):
     n = rows[0][1]
     kept = pages(after, "kept") - pages(before, "kept")
     lines = ["", "Where a feed's time goes: the server's `mosaic_feed_stage_seconds` histograms, "
-             f"scraped before and after the feed run ({n:.0f} feeds; server side, so without "
-             "HTTP, JSON and queueing). p50 and p99 are bucket upper bounds. "
+             f"scraped before and after the feed run ({n:.0f} feeds; server side: without "
+             "HTTP and JSON, with the wait in line as the queue stage). p50 and p99 are bucket upper bounds. "
              f"{kept:.0f} of the feeds ({kept / n * 100:.0f} %) were pages cut from the ranking "
              "their first page kept (`mosaic_feed_pages_total`), which spend nothing in the "
              "queue, profile, candidates and rank stages.", "",
              "| stage | what | mean ms | share | p50 ≤ ms | p99 ≤ ms |", "|---|---|---|---|---|---|"]
     what = {
         "boosts": "active editorial boosts (cached 30 s)",
-        "queue": "waiting for a turn among the feeds ranked at once (engine/src/feed_gate.rs)",
         "profile": "user, history (200) and credit from the store; taste",
+        "queue": "waiting in line for a turn at the CPU stages below (engine/src/feed_gate.rs)",
         "candidates": "index: ≤ 2,000 physical within the radius + ≤ 300 digital; ranking input",
         "rank": "score + DPP diversification into the page",
         "cards": "stored fields of the page's offers, reasons",

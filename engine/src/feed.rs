@@ -45,11 +45,12 @@ pub struct FeedRequest {
 pub struct FeedTimings {
     /// The active boosts (cached for a while, so usually nothing).
     pub boosts: Duration,
-    /// Waiting in line for a turn ([`crate::feed_gate::FeedGate`]): a first page and a page cut
-    /// from a kept ranking alike.
-    pub queue: Duration,
     /// The user, their history and their credit, from the store; their taste from those.
     pub profile: Duration,
+    /// Waiting in line for a turn at the stages that take the cores
+    /// ([`crate::feed_gate::FeedGate`]): a first page's candidates, rank and cards, after its
+    /// profile; a page cut from a kept ranking's cards.
+    pub queue: Duration,
     /// The physical and digital candidates from the index, turned into ranking input.
     pub candidates: Duration,
     /// Scoring and diversifying.
@@ -66,8 +67,8 @@ impl FeedTimings {
     pub fn stages(&self) -> [(&'static str, Duration); 6] {
         [
             ("boosts", self.boosts),
-            ("queue", self.queue),
             ("profile", self.profile),
+            ("queue", self.queue),
             ("candidates", self.candidates),
             ("rank", self.rank),
             ("cards", self.cards),
@@ -108,9 +109,7 @@ impl Engine {
             boosts: lap.lap(),
             ..FeedTimings::default()
         };
-        let _turn = self.feed_gate.turn().await;
-        timings.queue = lap.lap();
-        if let Some(page) = self.kept_page(req, &boosts, &mut timings)? {
+        if let Some(page) = self.kept_page(req, &boosts, &mut timings).await? {
             return Ok((page, timings));
         }
         let (page, _) = self
@@ -121,7 +120,7 @@ impl Engine {
 
     /// The page a cursor asks for, cut from the ranking its first page kept, if it is
     /// still kept and holds it; `None` when the feed must be ranked afresh.
-    fn kept_page(
+    async fn kept_page(
         &self,
         req: &FeedRequest,
         boosts: &Arc<ActiveBoosts>,
@@ -140,6 +139,8 @@ impl Engine {
             return Ok(None);
         };
         let mut lap = Lap::start();
+        let _turn = self.feed_gate.turn().await;
+        timings.queue = lap.lap();
         // Offers as they are now: one sold out or withdrawn since is not shown.
         let lookup = self.index.lookup();
         let page = cut_page(
@@ -208,6 +209,9 @@ impl Engine {
         let credit = deposit.map(|d| d.remaining().0);
         let mut taste = taste(&history, self.taxonomy, now, credit);
         timings.profile = lap.lap();
+        // In line only now: a turn held through the store's read would leave its core idle.
+        let _turn = self.feed_gate.turn().await;
+        timings.queue = lap.lap();
 
         // Held for the request: the candidates borrow their embeddings from it.
         let model = self.model();

@@ -1,18 +1,21 @@
-//! How many feeds are served at once.
+//! How many feeds take the cores at once.
 //!
-//! A feed's first page is a millisecond or two of CPU (candidates, ranking, cards) around
-//! one read from the store. With every request let in, a burst shares the cores among
-//! all of them: each takes as long as the burst, and which finishes first is the
-//! scheduler's choice, so some are overtaken many times. Behind a gate of a few turns,
-//! given in the order they were asked for, the feeds in flight keep the cores busy (on
-//! the 2-core benchmark machine 4 connections served as many feeds per second as 8 or
-//! 16) and the others wait in line, each about as long as the line ahead of it. Pages cut
-//! from a kept ranking wait in the same line: they are cheap, but letting them pass made
-//! the first pages behind them wait all the longer.
+//! A feed's first page reads its user from the store, then spends a millisecond or two of
+//! CPU on candidates, ranking and cards. With every request let in, a burst shares the
+//! cores among all of them: each takes as long as the burst, and which finishes first is
+//! the scheduler's choice, so some are overtaken many times. Behind a gate of a few turns,
+//! given in the order they were asked for, the feeds in flight keep the cores busy (on the
+//! 2-core benchmark machine 4 connections served as many feeds per second as 8 or 16) and
+//! the others wait in line, each about as long as the line ahead of it.
+//!
+//! The line is for the CPU stages only: the store's read comes before it (its own pool
+//! bounds it), as a turn held through a read would leave a core idle; a page cut from a
+//! kept ranking waits in the same line, cheap as it is, or the first pages behind it
+//! would wait all the longer.
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// Feeds served at once per core unless `MOSAIC_FEED_CONCURRENCY` says otherwise.
+/// Feeds in their CPU stages at once per core unless `MOSAIC_FEED_CONCURRENCY` says otherwise.
 pub const DEFAULT_FEEDS_PER_CORE: usize = 2;
 
 /// The turns feeds take, first come first served; no gate at all when built with 0 turns.
