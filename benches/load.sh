@@ -186,9 +186,11 @@ wc -l "$work"/*.tsv >&2
 # What ran beside the requests, read before and after each run: PostgreSQL's WAL position
 # (in bytes) and how many checkpoints it has begun, the index compactions the server has
 # finished with the seconds they took, and the offers its refreshes re-indexed (-1 for a
-# build that does not count them). A latency spike then has its suspects written next to it.
+# build that does not count them), and the reads this machine's disks have completed (the
+# store's pages in neither PostgreSQL's buffers nor the page cache: right after a seed, a
+# feed's users came from the disk). A latency spike then has its suspects written next to it.
 beside() {
-    local pg index
+    local pg index disk
     pg=$(psql_db -F ' ' -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
     index=$(curl -fs "$base/metrics" | awk '
         BEGIN {r = -1}
@@ -196,25 +198,29 @@ beside() {
         $1 == "mosaic_index_compaction_seconds_total" {s = $2}
         $1 == "mosaic_index_reindexed_offers_total" {r = $2}
         END {print n + 0, s + 0, r}')
-    echo "$pg $index"
+    # Whole devices only (partitions would count twice), not the kernel's virtual ones.
+    disk=$(for d in /sys/block/*; do
+        case "${d##*/}" in loop* | ram* | zram* | dm-* | md* | sr*) ;; *) cat "$d/stat" ;; esac
+    done | awk '{r += $1} END {print r + 0}')
+    echo "$pg $index $disk"
 }
 run() { # family file [offered requests/s] [connections] -> one JSON line
     local family=$1 file=$2 rate=${3:-0} conns=${4:-$connections}
-    local wal0 checkpoints0 compactions0 seconds0 reindexed0 wal1 checkpoints1 compactions1 seconds1 reindexed1
+    local wal0 checkpoints0 compactions0 seconds0 reindexed0 disk0 wal1 checkpoints1 compactions1 seconds1 reindexed1 disk1
     local server0 server1 pg0 pg1 pg
     # The CPU of the server and of PostgreSQL's processes (its backends, its writers), each
     # named `postgres`: what a request costs, wherever it waits.
     mapfile -t pg < <(pgrep -x postgres || true)
     log "wrk: $family ($(wc -l < "$file") requests, $conns connections$([ "$rate" -gt 0 ] && echo ", $rate/s"))"
-    read -r wal0 checkpoints0 compactions0 seconds0 reindexed0 <<< "$(beside)"
+    read -r wal0 checkpoints0 compactions0 seconds0 reindexed0 disk0 <<< "$(beside)"
     server0=$(ticks "$server_pid"); pg0=$(ticks "${pg[@]}")
     replay "$base" "$file" "$token" "$conns" "$rate" "$work/done" "$work/wrk.out"
     server1=$(ticks "$server_pid"); pg1=$(ticks "${pg[@]}")
-    read -r wal1 checkpoints1 compactions1 seconds1 reindexed1 <<< "$(beside)"
+    read -r wal1 checkpoints1 compactions1 seconds1 reindexed1 disk1 <<< "$(beside)"
     local reindexed=null
     [ "$reindexed0" -ge 0 ] && reindexed=$((reindexed1 - reindexed0))
     grep '^{' "$work/wrk.out" |
-        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), \"reindexed\": $reindexed, \"server_cpu_s\": $(cpu_s $((server1 - server0))), \"pg_cpu_s\": $(cpu_s $((pg1 - pg0))), /"
+        sed "s/^{/{\"family\": \"$family\", \"offered\": $rate, \"connections\": $conns, \"wal_bytes\": $((wal1 - wal0)), \"checkpoints\": $((checkpoints1 - checkpoints0)), \"compactions\": $((compactions1 - compactions0)), \"compaction_s\": $(awk -v a="$seconds0" -v b="$seconds1" 'BEGIN {printf "%.3f", b - a}'), \"reindexed\": $reindexed, \"disk_reads\": $((disk1 - disk0)), \"server_cpu_s\": $(cpu_s $((server1 - server0))), \"pg_cpu_s\": $(cpu_s $((pg1 - pg0))), /"
 }
 # Each family at a quarter, a half and three quarters of the rate its own run reached, for
 # about ten seconds each: the latency an app's requests meet at that load. Feeds and

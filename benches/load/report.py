@@ -179,18 +179,22 @@ def beside(args, runs):
              "be writing in it) and the index compactions the server finished, with their wall time "
              "(merging the small segments refreshes add takes a fraction of a second; rewriting "
              "a large one, half the catalogue, seconds of one core), and the offers the index "
-             "refreshes re-indexed per request (a booking changes one offer); and the CPU the server "
+             "refreshes re-indexed per request (a booking changes one offer); the CPU the server "
              "and PostgreSQL's processes used per request, wherever it went (requests, refreshes, "
-             "compactions).",
+             "compactions); and the reads the machine's disks completed per request "
+             "(`/sys/block/*/stat`): the store's pages found in neither PostgreSQL's buffers nor the "
+             "page cache, as for the users of the first run after a seed.",
              "", "| run | connections | offered /s | WAL per request KB | checkpoints begun | compactions "
-             "| re-indexed per request | server CPU ms per request | PostgreSQL CPU ms per request |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| re-indexed per request | server CPU ms per request | PostgreSQL CPU ms per request "
+             "| disk reads per request |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         offered = f"{r['offered']:,}" if r.get("offered") else "—"
         lines.append(f"| {r['family']} | {r.get('connections', args.connections)} | {offered} | "
                      f"{r['wal_bytes'] / max(r['requests'], 1) / 1024:.1f} | {r['checkpoints']} | "
                      f"{compactions(r)} | {per_request(r, 'reindexed')} | "
-                     f"{per_request(r, 'server_cpu_s', 1e3)} | {per_request(r, 'pg_cpu_s', 1e3)} |")
+                     f"{per_request(r, 'server_cpu_s', 1e3)} | {per_request(r, 'pg_cpu_s', 1e3)} | "
+                     f"{per_request(r, 'disk_reads')} |")
     return lines
 
 
