@@ -23,9 +23,10 @@ pub const DEFAULT_FEEDS_PER_CORE: usize = 2;
 pub struct FeedGate(Option<Semaphore>);
 
 impl FeedGate {
-    /// A gate letting `turns` feeds through at once, or every one when `turns` is 0.
+    /// A gate letting `turns` feeds through at once (at most [`Semaphore::MAX_PERMITS`]), or
+    /// every one when `turns` is 0.
     pub fn new(turns: usize) -> FeedGate {
-        FeedGate((turns > 0).then(|| Semaphore::new(turns)))
+        FeedGate((turns > 0).then(|| Semaphore::new(turns.min(Semaphore::MAX_PERMITS))))
     }
 
     /// The gate of `MOSAIC_FEED_CONCURRENCY` turns (0: no gate), by default
@@ -87,6 +88,16 @@ mod tests {
         drop(first);
         let fourth = (&mut fourth).now_or_never().expect("then the second");
         assert!(third.is_some() && fourth.is_some());
+    }
+
+    #[tokio::test]
+    async fn more_turns_than_a_semaphore_holds_are_capped_not_a_panic() {
+        let gate = FeedGate::new(usize::MAX);
+        assert!(gate
+            .turn()
+            .now_or_never()
+            .expect("a turn at once")
+            .is_some());
     }
 
     #[tokio::test]
