@@ -270,7 +270,7 @@ def stage_profile(before, after):
              "HTTP and JSON, with the wait in line as the queue stage). p50 and p99 are bucket upper bounds. "
              f"{kept:.0f} of the feeds ({kept / n * 100:.0f} %) were pages cut from the ranking "
              "their first page kept (`mosaic_feed_pages_total`), which spend nothing in the "
-             "queue, profile, candidates and rank stages.", "",
+             "profile, candidates and rank stages.", "",
              "| stage | what | mean ms | share | p50 ≤ ms | p99 ≤ ms |", "|---|---|---|---|---|---|"]
     what = {
         "boosts": "active editorial boosts (cached 30 s)",

@@ -64,7 +64,8 @@ pub struct Engine {
     pub(crate) digital_cache: Mutex<Option<(u64, Arc<indexer::SearchResults>)>>,
     /// The rankings of recent first pages, for the pages after them.
     pub(crate) ranked_feeds: crate::ranked_feeds::RankedFeeds,
-    /// How many feeds are served at once; the others wait in line (see [`crate::feed_gate`]).
+    /// How many feeds are in their CPU stages at once; the others wait in line (see
+    /// [`crate::feed_gate`]).
     pub(crate) feed_gate: crate::feed_gate::FeedGate,
     /// What compacting the index has cost so far.
     compactions: Mutex<Compactions>,
