@@ -19,8 +19,9 @@ use crate::problem::Problem;
 /// The header carrying a request's id.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// How long a request may take unless `MOSAIC_REQUEST_TIMEOUT_MS` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many milliseconds a request may take unless `MOSAIC_REQUEST_TIMEOUT_MS` says
+/// otherwise.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
 /// Answers 503 `timeout` when the handler has not finished within the deadline.
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {

@@ -34,18 +34,12 @@ impl FeedGate {
     /// number.
     pub fn from_env() -> FeedGate {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let default = DEFAULT_FEEDS_PER_CORE * cores;
-        let turns = match std::env::var("MOSAIC_FEED_CONCURRENCY") {
-            Err(_) => default,
-            Ok(value) => value.trim().parse().unwrap_or_else(|_| {
-                tracing::warn!(
-                    value,
-                    default,
-                    "MOSAIC_FEED_CONCURRENCY is not a number of feeds; using the default"
-                );
-                default
-            }),
-        };
+        let turns = crate::settings::number(
+            "MOSAIC_FEED_CONCURRENCY",
+            DEFAULT_FEEDS_PER_CORE * cores,
+            "a number of feeds",
+            |_| true,
+        );
         FeedGate::new(turns)
     }
 

@@ -30,6 +30,7 @@ pub mod seed;
 pub mod simulate;
 
 mod seeding;
+pub mod settings;
 pub mod store;
 pub mod taste;
 pub mod taxonomy;

@@ -27,6 +27,7 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::Router;
 use engine::domain::Coordinates;
+use engine::settings;
 use engine::Engine;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -34,7 +35,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::layers::{self, DEFAULT_TIMEOUT};
+use crate::layers::{self, DEFAULT_TIMEOUT_MS};
 use crate::metrics;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
@@ -80,12 +81,16 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
 }
 
 /// The service's routes over `engine`, with the request deadline from
-/// `MOSAIC_REQUEST_TIMEOUT_MS` (default [`DEFAULT_TIMEOUT`]).
+/// `MOSAIC_REQUEST_TIMEOUT_MS` (default [`DEFAULT_TIMEOUT_MS`]).
 pub fn router(engine: Arc<Engine>) -> Router {
-    let timeout = std::env::var("MOSAIC_REQUEST_TIMEOUT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
+    // 0 ms would answer every request with a timeout.
+    let ms = settings::number(
+        "MOSAIC_REQUEST_TIMEOUT_MS",
+        DEFAULT_TIMEOUT_MS,
+        "a positive number of milliseconds",
+        |&ms| ms > 0,
+    );
+    let timeout = Duration::from_millis(ms);
     router_with_timeout(engine, timeout)
 }
 

@@ -141,24 +141,14 @@ const PING_IF_IDLE: Duration = Duration::from_secs(1);
 pub const DEFAULT_PG_FEED_CONNECTIONS: u32 = 4;
 
 /// The size of a PostgreSQL pool: the environment variable `variable` when it is a
-/// positive number, `default` otherwise (with a warning when it is set to anything else,
-/// so that a typo does not go unnoticed).
+/// positive number, `default` otherwise (see [`crate::settings`]).
 fn pg_connections(variable: &str, default: u32) -> u32 {
-    let Ok(value) = std::env::var(variable) else {
-        return default;
-    };
-    match value.trim().parse() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            tracing::warn!(
-                variable,
-                value,
-                default,
-                "not a positive number of connections; using the default"
-            );
-            default
-        }
-    }
+    crate::settings::number(
+        variable,
+        default,
+        "a positive number of connections",
+        |&n| n > 0,
+    )
 }
 
 /// How every PostgreSQL pool of the store lends its connections, up to `max` of them.
