@@ -170,7 +170,7 @@ impl Engine {
     /// The feed under the given boosts, with the taste it was ranked for: what a boost
     /// preview compares. With `keep`, the boosts in force, the ranking is made
     /// [`DEPTH`] deep and kept for the next pages. Fills every stage of `timings` but
-    /// the boosts'.
+    /// the boosts', adding its wait in line to the one already there.
     pub(crate) async fn feed_with(
         &self,
         req: &FeedRequest,
@@ -211,7 +211,8 @@ impl Engine {
         timings.profile = lap.lap();
         // In line only now: a turn held through the store's read would leave its core idle.
         let _turn = self.feed_gate.turn().await;
-        timings.queue = lap.lap();
+        // Added to, not set: a kept page that fell short waited in line once already.
+        timings.queue += lap.lap();
 
         // Held for the request: the candidates borrow their embeddings from it.
         let model = self.model();
