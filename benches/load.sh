@@ -51,10 +51,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-case "$profile" in
-    ci|demo|bench) ;;
-    *) echo "unknown profile $profile: expected ci, demo or bench" >&2; exit 2 ;;
-esac
+# shellcheck source=benches/profile.sh
+. benches/profile.sh
 if [ "$pgo" = yes ] && [ "$bin" != target/release/mosaic ]; then
     echo "--pgo and --bin choose the build both: give one" >&2
     exit 2

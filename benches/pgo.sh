@@ -39,10 +39,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-case "$profile" in
-    ci|demo|bench) ;;
-    *) echo "unknown profile $profile: expected ci, demo or bench" >&2; exit 2 ;;
-esac
+# shellcheck source=benches/profile.sh
+. benches/profile.sh
 
 log() { echo "[pgo.sh] $*" >&2; }
 seed="${MOSAIC_BENCH_SEED:-42}"
