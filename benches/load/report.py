@@ -62,6 +62,18 @@ def cells(run):
             f"{errors(run)}" + (f" ({detail})" if detail else ""))
 
 
+def prewarm(args):
+    """The sentence saying whether the world was read into the page cache before the runs."""
+    if args.prewarm_bytes is None:
+        return ""
+    size = f"{args.prewarm_bytes / 2**30:.1f} GiB"
+    if args.prewarm_s == "skipped":
+        return (f" The world ({size} of tables, indexes and index files) was not read into the "
+                "page cache first: it is bigger than half the memory available.")
+    return (f" Before the runs, the world's tables and indexes in PostgreSQL (pg_prewarm) and the "
+            f"server's index files, {size}, were read into the page cache ({args.prewarm_s} s).")
+
+
 def section(args, all_runs):
     # Runs at an offered rate ("offered" > 0) come after the saturating ones, among which
     # the sweep's feeds and searches saturate fewer connections than the others.
@@ -86,6 +98,7 @@ def section(args, all_runs):
         "warm-up of a tenth of its requests, then a shuffled mix of all four (per feed: 0.8 "
         "search, 0.4 offer detail, 0.1 booking); every request is sent once, bookings are "
         "distinct (user, offer) pairs drawn to succeed. Latencies are wrk's, client side."
+        + prewarm(args)
     )
     lines += ["", "| run | requests | seconds | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -310,6 +323,10 @@ def main():
     p.add_argument("--bin", default="target/release/mosaic")
     p.add_argument("--pgo", choices=["yes", "no"], default="no",
                    help="the build served is benches/pgo.sh's (load.sh --pgo)")
+    p.add_argument("--prewarm-bytes", type=int,
+                   help="bytes of the world read into the page cache before the runs")
+    p.add_argument("--prewarm-s",
+                   help="the seconds that read took, or 'skipped' when the world was too big")
     p.add_argument("--out", required=True)
     p.add_argument("--profiles-time")
     p.add_argument("--metrics-before")
