@@ -110,6 +110,11 @@ stop_server() {
 }
 trap stop_server EXIT
 
+# The seconds since `date +%s.%N` gave $1, with $2 decimals.
+seconds_since() {
+    awk -v a="$1" -v b="$(date +%s.%N)" -v d="$2" 'BEGIN {printf "%." d "f", b - a}'
+}
+
 # Starts the server and sets `ready_s` to the seconds until /ready answers 200.
 start_server() {
     local started
@@ -125,7 +130,7 @@ start_server() {
         kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
         sleep 0.1
     done
-    ready_s=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+    ready_s=$(seconds_since "$started" 2)
 }
 
 fresh_index=no
@@ -290,7 +295,7 @@ prewarm() { # -> "bytes seconds", or "bytes skipped" when the world is too big f
     started=$(date +%s.%N)
     psql_db -c "SELECT sum(pg_prewarm(c.oid, 'read')) $relations" > /dev/null
     find "$index_dir" -type f -exec cat {} + > /dev/null
-    echo "$((store_bytes + index_bytes)) $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
+    echo "$((store_bytes + index_bytes)) $(seconds_since "$started" 1)"
 }
 prewarmed=$(prewarm)
 read -r prewarm_bytes prewarm_s <<< "$prewarmed"
