@@ -49,6 +49,8 @@ struct Metrics {
     compactions: IntCounter,
     /// `mosaic_index_compaction_seconds_total`.
     compaction_seconds: Counter,
+    /// `mosaic_index_rewrite_due`.
+    rewrite_due: IntGauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -116,6 +118,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Wall time spent compacting the search index",
     )
     .expect("valid counter");
+    let rewrite_due = IntGauge::new(
+        "mosaic_index_rewrite_due",
+        "1 while a rewrite of a large index segment, due since before start-up, waits for or \
+         runs in the compaction task; 0 otherwise",
+    )
+    .expect("valid gauge");
     for collector in [
         Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(feed_stages.clone()),
@@ -127,6 +135,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         Box::new(index_segments.clone()),
         Box::new(compactions.clone()),
         Box::new(compaction_seconds.clone()),
+        Box::new(rewrite_due.clone()),
     ] {
         registry
             .register(collector)
@@ -144,6 +153,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         index_segments,
         compactions,
         compaction_seconds,
+        rewrite_due,
     }
 });
 
@@ -189,6 +199,7 @@ pub fn index_compactions(segments: usize, done: engine::Compactions) {
         .set(i64::try_from(segments).unwrap_or(i64::MAX));
     let _alone = CATCHING_UP.lock().unwrap_or_else(|e| e.into_inner());
     let m = &METRICS;
+    m.rewrite_due.set(i64::from(done.rewrite_due));
     m.compactions
         .inc_by(done.count.saturating_sub(m.compactions.get()));
     let seconds = done.time.as_secs_f64() - m.compaction_seconds.get();
@@ -241,6 +252,7 @@ mod tests {
         let done = |count, ms| engine::Compactions {
             count,
             time: Duration::from_millis(ms),
+            rewrite_due: count == 2,
         };
         index_compactions(3, done(2, 1_500));
         // Scraped again with nothing new: the counters stay, they do not add the totals.
@@ -248,9 +260,11 @@ mod tests {
         assert_eq!(value("mosaic_index_segments"), "2");
         assert_eq!(value("mosaic_index_compactions_total"), "2");
         assert_eq!(value("mosaic_index_compaction_seconds_total"), "1.5");
+        assert_eq!(value("mosaic_index_rewrite_due"), "1");
         index_compactions(2, done(3, 2_250));
         assert_eq!(value("mosaic_index_compactions_total"), "3");
         assert_eq!(value("mosaic_index_compaction_seconds_total"), "2.25");
+        assert_eq!(value("mosaic_index_rewrite_due"), "0", "done by the third");
     }
 
     #[test]

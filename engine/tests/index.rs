@@ -519,8 +519,10 @@ fn one_segment_each(index: &indexer::OfferIndex, offers: &[(OfferId, StockId)]) 
     }
 }
 
+/// What a restart does with the segments its last run left: the small ones merged before
+/// it serves, and the rewrite of a large one, seconds on the bench world, right after.
 #[tokio::test]
-async fn a_reopened_index_is_compacted_before_the_engine_serves() {
+async fn a_reopened_index_merges_its_small_segments_before_serving_and_rewrites_after() {
     let t = TestStore::sqlite().await;
     let mut f = Fixture::new(1);
     let parts = std::thread::available_parallelism().map_or(1, usize::from);
@@ -542,11 +544,29 @@ async fn a_reopened_index_is_compacted_before_the_engine_serves() {
         .unwrap();
     // Checked before anything else runs on this thread, so not by the background task.
     assert!(
-        engine.index().segment_count() <= parts,
+        engine.index().segment_count() <= parts + 1,
         "{} segments for {parts} cores",
         engine.index().segment_count()
     );
-    assert_eq!(engine.index_compactions().count, 1);
+    let opened = engine.index_compactions();
+    assert_eq!(opened.count, 1, "the small segments were merged");
+    // Half the offers in segments of one: far more than an eighth of the build's segment.
+    assert!(opened.rewrite_due, "{opened:?}");
+    assert_eq!(engine.indexed_offers(), offers.len() as u64);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while engine.index_compactions().rewrite_due {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compaction task did not rewrite"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(engine.index_compactions().count, 2);
+    assert!(
+        engine.index().segment_count() <= parts,
+        "{} segments for {parts} cores after the rewrite",
+        engine.index().segment_count()
+    );
     assert_eq!(engine.indexed_offers(), offers.len() as u64);
 }
 

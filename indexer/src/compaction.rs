@@ -10,6 +10,17 @@
 //! p99s), so it waits until what the large segments hold for nothing, the tail and their
 //! deleted documents, is worth a rewrite.
 
+/// How much a compaction may rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The small segments only, merged together: a fraction of a second whatever is due.
+    /// What a restart does before it serves, so that a rewrite that fell due while the
+    /// last run was stopped does not delay its readiness by seconds.
+    Tail,
+    /// The large segments too, when what they hold for nothing is worth their rewrite.
+    Full,
+}
+
 /// A committed segment as a compaction sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Segment<Id> {
@@ -29,7 +40,8 @@ const WASTE_SHARE: u64 = 8;
 
 /// The groups of segments to merge, each into one segment, for an index kept as `parts`
 /// large segments and at most one small one; empty when there is nothing worth merging.
-pub(crate) fn plan<Id: Copy>(segments: &[Segment<Id>], parts: usize) -> Vec<Vec<Id>> {
+/// Within [`Reach::Tail`], a large segment is never in a group.
+pub(crate) fn plan<Id: Copy>(segments: &[Segment<Id>], parts: usize, reach: Reach) -> Vec<Vec<Id>> {
     let parts = parts.max(1);
     if segments.len() <= parts {
         return Vec::new();
@@ -41,7 +53,7 @@ pub(crate) fn plan<Id: Copy>(segments: &[Segment<Id>], parts: usize) -> Vec<Vec<
     let smallest = large.iter().map(|s| u64::from(s.docs)).min().unwrap_or(0);
     let tail_docs: u64 = tail.iter().map(|s| u64::from(s.docs)).sum();
     let waste = tail_docs + large.iter().map(|s| u64::from(s.deleted)).sum::<u64>();
-    if waste * WASTE_SHARE < smallest {
+    if waste * WASTE_SHARE < smallest || reach == Reach::Tail {
         return if tail.len() > 1 {
             vec![tail.iter().map(|s| s.id).collect()]
         } else {
@@ -94,14 +106,17 @@ mod tests {
             seg(4, 1_200, 0),
             seg(5, 40, 0),
         ];
-        assert_eq!(plan(&segments, 2), vec![vec![4, 2, 5]]);
+        assert_eq!(plan(&segments, 2, Reach::Full), vec![vec![4, 2, 5]]);
     }
 
     #[test]
     fn a_lone_small_segment_beside_the_large_ones_is_left_alone() {
         let segments = [seg(1, 500_000, 0), seg(2, 490_000, 0), seg(3, 5_000, 0)];
-        assert!(plan(&segments, 2).is_empty());
-        assert!(plan(&segments[..2], 2).is_empty(), "already compact");
+        assert!(plan(&segments, 2, Reach::Full).is_empty());
+        assert!(
+            plan(&segments[..2], 2, Reach::Full).is_empty(),
+            "already compact"
+        );
     }
 
     #[test]
@@ -113,7 +128,7 @@ mod tests {
             seg(4, 20_000, 0),
         ];
         // 60,000 of 480,000: the tail joins the lighter large segment.
-        assert_eq!(plan(&segments, 2), vec![vec![2, 3, 4]]);
+        assert_eq!(plan(&segments, 2, Reach::Full), vec![vec![2, 3, 4]]);
         let fewer = [
             segments[0],
             segments[1],
@@ -121,9 +136,26 @@ mod tests {
             seg(4, 19_000, 0),
         ];
         assert_eq!(
-            plan(&fewer, 2),
+            plan(&fewer, 2, Reach::Full),
             vec![vec![3, 4]],
             "59,000 is not yet worth it"
+        );
+    }
+
+    #[test]
+    fn within_the_tail_a_due_rewrite_merges_the_tail_alone() {
+        let segments = [
+            seg(1, 500_000, 0),
+            seg(2, 480_000, 0),
+            seg(3, 40_000, 0),
+            seg(4, 20_000, 0),
+        ];
+        assert_eq!(plan(&segments, 2, Reach::Tail), vec![vec![3, 4]]);
+        let build: Vec<_> = (0..3).map(|i| seg(i, 80_000, 0)).collect();
+        assert_eq!(
+            plan(&build, 1, Reach::Tail),
+            vec![vec![1, 2]],
+            "the largest is left as it is"
         );
     }
 
@@ -134,13 +166,13 @@ mod tests {
             seg(2, 480_000, 30_000),
             seg(3, 1_000, 0),
         ];
-        assert_eq!(plan(&segments, 2), vec![vec![2, 3]]);
+        assert_eq!(plan(&segments, 2, Reach::Full), vec![vec![2, 3]]);
     }
 
     #[test]
     fn the_segments_of_a_build_are_balanced_into_parts() {
         let segments: Vec<_> = (0..12).map(|i| seg(i, 80_000 + i * 1_000, 0)).collect();
-        let groups = plan(&segments, 2);
+        let groups = plan(&segments, 2, Reach::Full);
         assert_eq!(groups.len(), 2);
         let docs = |g: &Vec<u32>| -> u32 { g.iter().map(|&i| segments[i as usize].docs).sum() };
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 12);
@@ -150,7 +182,11 @@ mod tests {
     #[test]
     fn one_part_merges_everything() {
         let segments = [seg(1, 10, 0), seg(2, 3, 0), seg(3, 7, 0)];
-        assert_eq!(plan(&segments, 1), vec![vec![1, 3, 2]]);
-        assert_eq!(plan(&segments, 0), vec![vec![1, 3, 2]], "at least one part");
+        assert_eq!(plan(&segments, 1, Reach::Full), vec![vec![1, 3, 2]]);
+        assert_eq!(
+            plan(&segments, 0, Reach::Full),
+            vec![vec![1, 3, 2]],
+            "at least one part"
+        );
     }
 }

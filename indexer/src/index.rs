@@ -20,7 +20,7 @@ use tantivy::{
 use crate::analysis::{french_analyzer, text_query, FRENCH};
 use crate::cells::{CellCountCache, CountTerms, DOCS_PER_CELL};
 use crate::collect::{ColumnCache, Columns, Harvest, OfferCollector};
-use crate::compaction::{plan, Segment};
+use crate::compaction::{plan, Reach, Segment};
 use crate::cover::{disk_cover, CoverCell};
 use crate::query::{DigitalMode, GeoPlan, Plan, Query};
 use crate::schema::{build_schema, Fields};
@@ -58,6 +58,9 @@ pub struct Compacted {
     pub rewritten: u64,
     /// Segments searches visit now.
     pub segments: usize,
+    /// A large segment's rewrite was due but out of [`Reach::Tail`]'s reach: a compaction
+    /// of [`Reach::Full`] does it.
+    pub deferred: bool,
 }
 
 /// Radius of the first disk a nearest-first search tries (see [`Query::exact_total`]).
@@ -360,8 +363,8 @@ impl OfferIndex {
     /// a feed's candidate search on the bench world, and each refresh adds one. `parts` as
     /// many as cores keeps a lone search spread over them. Merges the writer started by
     /// itself may hold some segments for a while: those are waited for and the plan made
-    /// again.
-    pub fn compact(&self, parts: usize) -> Result<Compacted, IndexError> {
+    /// again. Within [`Reach::Tail`], only the small ones are merged.
+    pub fn compact(&self, parts: usize, reach: Reach) -> Result<Compacted, IndexError> {
         let mut attempts = 0;
         loop {
             self.reader.reload()?;
@@ -377,11 +380,13 @@ impl OfferIndex {
                     deleted: m.num_deleted_docs(),
                 })
                 .collect();
-            let groups = plan(&segments, parts);
+            let groups = plan(&segments, parts, reach);
+            let deferred = reach == Reach::Tail && plan(&segments, parts, Reach::Full) != groups;
             if groups.is_empty() {
                 return Ok(Compacted {
                     rewritten: 0,
                     segments: segments.len(),
+                    deferred,
                 });
             }
             let rewritten = segments
@@ -403,6 +408,7 @@ impl OfferIndex {
                 return Ok(Compacted {
                     rewritten,
                     segments: self.segment_count(),
+                    deferred,
                 });
             }
             attempts += 1;

@@ -105,6 +105,7 @@ mod schema;
 mod term_filter;
 mod top;
 
+pub use compaction::Reach;
 pub use cover::{spatial_key, Disk};
 pub use doc::OfferDoc;
 pub use error::IndexError;

@@ -9,7 +9,7 @@ use common::*;
 use h3o::{LatLng, Resolution};
 use indexer::{
     haversine_m, BoundingBox, Compacted, DigitalMode, Filters, GeoFilter, GeoPoint, OfferDoc,
-    OfferIndex, Query, SortBy,
+    OfferIndex, Query, Reach, SortBy,
 };
 use rand::Rng;
 
@@ -585,13 +585,14 @@ fn compacting_keeps_every_answer() {
     };
     let before = answers(&index);
     assert!(index.segment_count() > 1, "one segment per commit");
-    assert_eq!(index.compact(1).unwrap().segments, 1);
+    assert_eq!(index.compact(1, Reach::Full).unwrap().segments, 1);
     assert_eq!(index.segment_count(), 1, "searches see the merged segment");
     assert_eq!(
-        index.compact(1).unwrap(),
+        index.compact(1, Reach::Full).unwrap(),
         Compacted {
             rewritten: 0,
-            segments: 1
+            segments: 1,
+            deferred: false
         },
         "nothing more to merge"
     );

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use indexer::{Compacted, Filters, GeoFilter, GeoPoint, IndexError, OfferDoc, OfferIndex, Query};
+use indexer::{
+    Compacted, Filters, GeoFilter, GeoPoint, IndexError, OfferDoc, OfferIndex, Query, Reach,
+};
 
 fn text(t: &str) -> Query {
     Query {
@@ -273,7 +275,7 @@ fn compaction_rewrites_the_large_segment_only_once_changes_are_worth_it() {
     index.upsert(offers.iter().cloned()).unwrap();
     index.commit().unwrap();
     assert_eq!(
-        index.compact(1).unwrap().segments,
+        index.compact(1, Reach::Full).unwrap().segments,
         1,
         "a build is compacted"
     );
@@ -298,7 +300,7 @@ fn compaction_rewrites_the_large_segment_only_once_changes_are_worth_it() {
     };
 
     readd(&offers[..100]);
-    let tail = index.compact(1).unwrap();
+    let tail = index.compact(1, Reach::Full).unwrap();
     assert_eq!(tail.segments, 2, "the large segment and one small one");
     // Background merges may have grouped the batches already; the large segment's
     // 19,900 documents were not rewritten.
@@ -307,12 +309,23 @@ fn compaction_rewrites_the_large_segment_only_once_changes_are_worth_it() {
 
     // 1,300 re-added and as many deleted from the large segment's 18,700: over an eighth.
     readd(&offers[100..1_300]);
+    // What a restart does before it serves: the small segments merged, the rewrite left.
+    let tail = index.compact(1, Reach::Tail).unwrap();
+    assert!(tail.deferred, "{tail:?}");
+    assert_eq!(tail.segments, 2, "{tail:?}");
+    assert!(tail.rewritten <= 1_300, "{tail:?}");
+    unchanged(&index);
     assert_eq!(
-        index.compact(1).unwrap(),
+        index.compact(1, Reach::Full).unwrap(),
         Compacted {
             rewritten: 20_000,
-            segments: 1
+            segments: 1,
+            deferred: false
         }
     );
     unchanged(&index);
+    assert!(
+        !index.compact(1, Reach::Tail).unwrap().deferred,
+        "nothing is due after the rewrite"
+    );
 }

@@ -232,7 +232,10 @@ async fn main() -> Result<()> {
         docs.sort_by_cached_key(|d| indexer::spatial_key(d.location));
         index.upsert(docs)?;
         index.commit()?;
-        index.compact(std::thread::available_parallelism().map_or(1, usize::from))?;
+        index.compact(
+            std::thread::available_parallelism().map_or(1, usize::from),
+            indexer::Reach::Full,
+        )?;
     }
     let build = t.elapsed();
     let segments_at_commit = mosaic::index_footprint(&dir)?.0;
