@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
+use sqlx::{FromRow, Row};
 
 use super::{on_pool, Store};
 use crate::domain::{Coordinates, Deposit, Timestamp, User};
@@ -88,31 +89,37 @@ const USER_SELECT: &str =
 static ACTIVE_DEPOSIT: LazyLock<String> =
     LazyLock::new(|| format!("{DEPOSIT_SELECT} WHERE user_id = $1 AND {IN_FORCE}"));
 
-/// A user's history for a feed, in one statement: their latest bookings (not cancelled),
-/// `$2` at most, newest first, then their latest interactions likewise.
-const HISTORY: &str = "SELECT id, title, subcategory, kind, at FROM (\
-     SELECT * FROM (SELECT o.id, o.title, o.subcategory, 'booking' AS kind, b.created_at AS at, \
-       0 AS part, b.id AS seq FROM bookings b JOIN offers o ON o.id = b.offer_id \
-       WHERE b.user_id = $1 AND b.status <> 'cancelled' ORDER BY b.created_at DESC, b.id DESC LIMIT $2) bs \
-     UNION ALL \
-     SELECT * FROM (SELECT o.id, o.title, o.subcategory, i.kind, i.at, 1 AS part, i.id AS seq \
-       FROM interactions i JOIN offers o ON o.id = i.offer_id \
-       WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $2) ins\
-     ) h ORDER BY part, at DESC, seq DESC";
-
-/// A user (`$1`) with the deposit in force at `$2`, if any, in one statement.
-static USER_WITH_DEPOSIT: LazyLock<String> = LazyLock::new(|| {
+/// What a feed reads of user `$1`, in one statement: first (`part` -1) their row with the
+/// deposit in force at `$2`, if any; then their latest bookings (not cancelled), `$3` at
+/// most, newest first (`part` 0), then their latest interactions likewise (`part` 1). Each
+/// row leaves the other kind's columns null.
+static USER_CONTEXT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT u.id, u.birth_date, u.department, u.lat, u.lon, u.notifications_opt_in, u.created_at, \
-         d.id AS deposit_id, d.policy, d.age, d.amount_cents, d.spent_cents, d.digital_spent_cents, \
-         d.physical_spent_cents, d.digital_cap_cents, d.physical_cap_cents, d.granted_at, d.expires_at, \
-         d.carried_in_cents, d.closed_cents \
+        "SELECT -1 AS part, u.id, u.birth_date, u.department, u.lat, u.lon, u.notifications_opt_in, \
+         u.created_at, d.id AS deposit_id, d.policy, d.age, d.amount_cents, d.spent_cents, \
+         d.digital_spent_cents, d.physical_spent_cents, d.digital_cap_cents, d.physical_cap_cents, \
+         d.granted_at, d.expires_at, d.carried_in_cents, d.closed_cents, \
+         NULL AS offer_id, NULL AS title, NULL AS subcategory, NULL AS kind, NULL AS at, NULL AS seq \
          FROM users u LEFT JOIN deposits d ON d.id = \
-         (SELECT id FROM deposits WHERE user_id = u.id AND {IN_FORCE}) WHERE u.id = $1"
+         (SELECT id FROM deposits WHERE user_id = u.id AND {IN_FORCE}) WHERE u.id = $1 \
+         UNION ALL \
+         SELECT part, {nulls} id, title, subcategory, kind, at, seq FROM (\
+           SELECT * FROM (SELECT 0 AS part, o.id, o.title, o.subcategory, 'booking' AS kind, \
+             b.created_at AS at, b.id AS seq FROM bookings b JOIN offers o ON o.id = b.offer_id \
+             WHERE b.user_id = $1 AND b.status <> 'cancelled' \
+             ORDER BY b.created_at DESC, b.id DESC LIMIT $3) bs \
+           UNION ALL \
+           SELECT * FROM (SELECT 1 AS part, o.id, o.title, o.subcategory, i.kind, i.at, i.id AS seq \
+             FROM interactions i JOIN offers o ON o.id = i.offer_id \
+             WHERE i.user_id = $1 ORDER BY i.at DESC, i.id DESC LIMIT $3) ins\
+         ) h ORDER BY part, at DESC, seq DESC",
+        // The user's and the deposit's twenty columns, null in a history row.
+        nulls = "NULL, ".repeat(20),
     )
 });
 
-/// A user and the columns of their deposit in force, `None` throughout when they have none.
+/// A user and the columns of their deposit in force, `None` throughout when they have none:
+/// the first row of [`USER_CONTEXT`].
 #[derive(sqlx::FromRow)]
 struct UserWithDepositRow {
     #[sqlx(flatten)]
@@ -157,7 +164,15 @@ impl UserWithDepositRow {
     }
 }
 
-type HistoryRow = (i64, String, String, String, i64);
+/// A history row of [`USER_CONTEXT`].
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    offer_id: i64,
+    title: String,
+    subcategory: String,
+    kind: String,
+    at: i64,
+}
 
 /// What a feed reads of its user: who they are, what they did, what they can spend.
 #[derive(Debug, Clone)]
@@ -193,9 +208,8 @@ impl Store {
     }
 
     /// The user with this id, their history (at most `history_limit` bookings and as many
-    /// interactions) and the deposit they can spend at `now`, in two statements on one
-    /// connection: every feed reads them, and each statement is a round trip and a share of
-    /// the store's CPU, which four statements paid twice over.
+    /// interactions) and the deposit they can spend at `now`, in one statement: every feed
+    /// reads them, and each statement is a round trip and a share of the store's CPU.
     pub async fn user_context(
         &self,
         id: UserId,
@@ -203,23 +217,21 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<UserContext>, EngineError> {
         let read = on_pool!(in &self.feed_pool, p => {
-            let mut c = p.acquire().await?;
-            match sqlx::query_as::<_, UserWithDepositRow>(&USER_WITH_DEPOSIT)
+            let rows = sqlx::query(&USER_CONTEXT)
                 .bind(id.0)
                 .bind(now)
-                .fetch_optional(&mut *c)
-                .await?
-            {
-                None => None,
-                Some(row) => {
-                    let history: Vec<HistoryRow> = sqlx::query_as(HISTORY)
-                        .bind(id.0)
-                        .bind(history_limit)
-                        .fetch_all(&mut *c)
-                        .await?;
-                    let (user, deposit) = row.split();
+                .bind(history_limit)
+                .fetch_all(p)
+                .await?;
+            let mut rows = rows.iter();
+            // Sorted first by its part; none when the user does not exist.
+            match rows.next() {
+                Some(first) if first.try_get::<i32, _>("part")? == -1 => {
+                    let (user, deposit) = UserWithDepositRow::from_row(first)?.split();
+                    let history = rows.map(HistoryRow::from_row).collect::<Result<Vec<_>, _>>()?;
                     Some((user, history, deposit))
                 }
+                _ => None,
             }
         });
         let Some((user, history, deposit)) = read else {
@@ -229,12 +241,12 @@ impl Store {
             user: user_from_row(user)?,
             history: history
                 .into_iter()
-                .map(|(id, title, subcategory, kind, at)| HistoryEntry {
-                    offer_id: OfferId(id),
-                    title,
-                    subcategory,
-                    kind,
-                    at,
+                .map(|h| HistoryEntry {
+                    offer_id: OfferId(h.offer_id),
+                    title: h.title,
+                    subcategory: h.subcategory,
+                    kind: h.kind,
+                    at: h.at,
                 })
                 .collect(),
             deposit: deposit.map(Deposit::from),
