@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Two builds of `mosaic`, measured side by side on feeds: how the figures of
+# Two builds of `mosaic`, measured side by side on feeds (or searches): how the figures of
 # benches/RESULTS.md ("End-to-end load") and benches/LOAD-HISTORY.md (the tables of changes)
 # are taken.
 #
-#   benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M]
+#   benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search]
 #
 # Run benches/load.sh once first: this reuses its world, taste model, index and feed file
 # (target/load-bench). Both builds serve at once, A on 127.0.0.1:8091 and B on :8092, each
@@ -18,35 +18,39 @@
 # builds, so only builds measured in the same run are compared.
 #
 # With --same M, the first M feeds' answers of both builds are compared byte for byte
-# first (a change meant to keep every page as it was).
+# first (a change meant to keep every page as it was). With --family search, the same is
+# done with the load file's searches instead of its feeds (N of them a round).
 #
 # Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M]" >&2; exit 2; }
+usage() { echo "usage: benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 bin_a=$(realpath "$1") bin_b=$(realpath "$2")
 shift 2
-rounds=6 feeds=2000 same=0
+rounds=6 feeds=2000 same=0 family=feed
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds="$2"; shift 2 ;;
         --feeds) feeds="$2"; shift 2 ;;
         --same) same="$2"; shift 2 ;;
+        --family) family="$2"; shift 2 ;;
         *) usage ;;
     esac
 done
+case "$family" in feed | search) ;; *) usage ;; esac
 for b in "$bin_a" "$bin_b"; do [ -x "$b" ] || { echo "$b is not an executable" >&2; exit 2; }; done
 
 server="${MOSAIC_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 url="${server%/}/${MOSAIC_BENCH_DB:-mosaic_bench}"
 load=target/load-bench
-for f in "$load/model.bin" "$load/feed.tsv" "$load/index/meta.json"; do
+requests="$load/$family.tsv"
+for f in "$load/model.bin" "$requests" "$load/index/meta.json"; do
     [ -e "$f" ] || { echo "$f is missing: run benches/load.sh first" >&2; exit 1; }
 done
-[ "$(wc -l < "$load/feed.tsv")" -ge $((1000 + feeds)) ] ||
-    { echo "$load/feed.tsv holds fewer than $((1000 + feeds)) feeds" >&2; exit 1; }
+[ "$(wc -l < "$requests")" -ge $((1000 + feeds)) ] ||
+    { echo "$requests holds fewer than $((1000 + feeds)) requests" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
 work=target/ab
@@ -54,8 +58,8 @@ rm -rf "$work"
 mkdir -p "$work"
 cp -r "$load/index" "$work/index-a"
 cp -r "$load/index" "$work/index-b"
-head -n 1000 "$load/feed.tsv" > "$work/warm.tsv"
-sed -n "1001,$((1000 + feeds))p" "$load/feed.tsv" > "$work/round.tsv"
+head -n 1000 "$requests" > "$work/warm.tsv"
+sed -n "1001,$((1000 + feeds))p" "$requests" > "$work/round.tsv"
 
 pids=()
 stop() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait; }
@@ -78,14 +82,14 @@ done
 token=$(DATABASE_URL="$url" "$bin_a" token create --role admin | awk '{w=$NF} END {print w}')
 
 if [ "$same" -gt 0 ]; then
-    head -n "$same" "$load/feed.tsv" | cut -f2 > "$work/same.txt"
+    head -n "$same" "$requests" | cut -f2 > "$work/same.txt"
     python3 - "$work/same.txt" <<'PY'
 import sys, urllib.request
 paths = open(sys.argv[1]).read().split()
 differ = [p for p in paths
           if urllib.request.urlopen("http://127.0.0.1:8091" + p).read()
           != urllib.request.urlopen("http://127.0.0.1:8092" + p).read()]
-print(f"same answers: {len(paths) - len(differ)} of {len(paths)} feeds")
+print(f"same answers: {len(paths) - len(differ)} of {len(paths)} requests")
 for p in differ[:5]:
     print(f"  differs: {p}")
 PY
@@ -119,21 +123,27 @@ for r in $(seq 1 "$rounds"); do
             >> "$work/rounds.tsv"
     done
 done
-python3 - "$work/rounds.tsv" "$feeds" "$hz" <<'PY'
+python3 - "$work/rounds.tsv" "$feeds" "$hz" "$family" <<'PY'
 import json, statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-feeds, hz = int(sys.argv[2]), int(sys.argv[3])
+feeds, hz, unit = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+units = "searches" if unit == "search" else unit + "s"
 per = {"A": [], "B": []}
 for r, build, server, pg, t0, t1, js in rows:
     w = json.loads(js)
-    fig = (int(server) * 1e3 / hz / feeds, int(pg) * 1e3 / hz / feeds, feeds / (float(t1) - float(t0)))
+    fig = (int(server) * 1e3 / hz / feeds, int(pg) * 1e3 / hz / feeds, feeds / (float(t1) - float(t0)),
+           w["p99_ms"])
     per[build].append(fig)
-    print(f"round {r} {build}: server {fig[0]:.3f} ms/feed, PostgreSQL {fig[1]:.3f} ms/feed, "
-          f"{fig[2]:.0f} feeds/s, p99 {w['p99_ms']:.1f} ms, {w['errors']} errors")
-lower = sum(b[0] < a[0] for a, b in zip(per["A"], per["B"]))
+    print(f"round {r} {build}: server {fig[0]:.3f} ms/{unit}, PostgreSQL {fig[1]:.3f} ms/{unit}, "
+          f"{fig[2]:.0f} {units}/s, p99 {w['p99_ms']:.1f} ms, {w['errors']} errors")
+def fewer(i):
+    return sum(b[i] < a[i] for a, b in zip(per["A"], per["B"]))
 for build in "AB":
-    s, g, f = zip(*per[build])
-    print(f"{build}: server {statistics.median(s):.3f} ms/feed (median), PostgreSQL "
-          f"{statistics.median(g):.3f} ms/feed, {min(f):.0f}–{max(f):.0f} feeds/s")
-print(f"B used less server CPU than A in {lower} of {len(per['B'])} rounds")
+    s, g, f, p99 = zip(*per[build])
+    print(f"{build}: server {statistics.median(s):.3f} ms/{unit} (median), PostgreSQL "
+          f"{statistics.median(g):.3f} ms/{unit}, {min(f):.0f}–{max(f):.0f} {units}/s, "
+          f"p99 {statistics.median(p99):.1f} ms (median)")
+n = len(per["B"])
+print(f"B used less server CPU than A in {fewer(0)} of {n} rounds, less PostgreSQL CPU in "
+      f"{fewer(1)}, had a lower p99 in {fewer(3)}")
 PY
