@@ -296,7 +296,7 @@ def stage_profile(before, after):
     what = {
         "boosts": "active editorial boosts (cached 30 s)",
         "profile": "user, history (200) and credit from the store; taste",
-        "queue": "waiting in line for a turn at the CPU stages below (engine/src/feed_gate.rs)",
+        "queue": "waiting in line for a turn at the CPU stages below (engine/src/cpu_gate.rs)",
         "candidates": "index: ≤ 2,000 physical within the radius + ≤ 300 digital; ranking input",
         "rank": "score + DPP diversification into the page",
         "cards": "stored fields of the page's offers, reasons",

@@ -64,9 +64,9 @@ pub struct Engine {
     pub(crate) digital_cache: Mutex<Option<(u64, Arc<indexer::SearchResults>)>>,
     /// The rankings of recent first pages, for the pages after them.
     pub(crate) ranked_feeds: crate::ranked_feeds::RankedFeeds,
-    /// How many feeds are in their CPU stages at once; the others wait in line (see
-    /// [`crate::feed_gate`]).
-    pub(crate) feed_gate: crate::feed_gate::FeedGate,
+    /// How many feeds and searches are in their CPU stages at once; the others wait in line (see
+    /// [`crate::cpu_gate`]).
+    pub(crate) cpu_gate: crate::cpu_gate::CpuGate,
     /// What compacting the index has cost so far.
     compactions: Mutex<Compactions>,
 }
@@ -204,7 +204,7 @@ impl Engine {
             boost_cache: Mutex::new(Default::default()),
             digital_cache: Mutex::new(None),
             ranked_feeds: Default::default(),
-            feed_gate: crate::feed_gate::FeedGate::from_env(),
+            cpu_gate: crate::cpu_gate::CpuGate::from_env(),
             compactions: Mutex::default(),
         });
         match synced_at {

@@ -48,7 +48,7 @@ pub struct FeedTimings {
     /// The user, their history and their credit, from the store; their taste from those.
     pub profile: Duration,
     /// Waiting in line for a turn at the stages that take the cores
-    /// ([`crate::feed_gate::FeedGate`]): a first page's candidates, rank and cards, after its
+    /// ([`crate::cpu_gate::CpuGate`]): a first page's candidates, rank and cards, after its
     /// profile; a page cut from a kept ranking's cards.
     pub queue: Duration,
     /// The physical and digital candidates from the index, turned into ranking input.
@@ -139,7 +139,7 @@ impl Engine {
             return Ok(None);
         };
         let mut lap = Lap::start();
-        let _turn = self.feed_gate.turn().await;
+        let _turn = self.cpu_gate.turn().await;
         timings.queue = lap.lap();
         // Offers as they are now: one sold out or withdrawn since is not shown.
         let lookup = self.index.lookup();
@@ -210,7 +210,7 @@ impl Engine {
         let mut taste = taste(&history, self.taxonomy, now, credit);
         timings.profile = lap.lap();
         // In line only now: a turn held through the store's read would leave its core idle.
-        let _turn = self.feed_gate.turn().await;
+        let _turn = self.cpu_gate.turn().await;
         // Added to, not set: a kept page that fell short waited in line once already.
         timings.queue += lap.lap();
 

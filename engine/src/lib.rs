@@ -15,8 +15,8 @@ mod engine;
 pub mod error;
 pub mod eval;
 
+mod cpu_gate;
 mod feed;
-mod feed_gate;
 pub mod ids;
 mod index_sync;
 pub mod indexing;

@@ -80,6 +80,9 @@ impl Engine {
                 return Err(EngineError::BadInput(format!("unknown category {c:?}")));
             }
         }
+        // In the feeds' line for the cores: a search is all CPU, and 16 of them at once
+        // shared two cores until each took as long as the burst.
+        let _turn = self.cpu_gate.turn().await;
         let results = self
             .search_index(Query {
                 text: req.q.clone(),
@@ -167,5 +170,36 @@ mod tests {
         assert!(parse_cursor(Some("10"), 10).is_err());
         assert!(parse_cursor(Some("-1"), 10).is_err());
         assert!(parse_cursor(Some("abc"), 10).is_err());
+    }
+
+    #[tokio::test]
+    async fn searches_wait_in_the_feeds_line_for_the_cores() {
+        use futures::FutureExt;
+
+        let t = crate::testing::TestStore::sqlite().await;
+        let mut f = crate::testing::Fixture::new(1);
+        f.offer(crate::testing::OfferSpec::default());
+        f.write(&t.store).await;
+        let engine = Engine::open(t.store.clone(), None).await.unwrap();
+        let req = SearchRequest {
+            limit: 10,
+            ..SearchRequest::default()
+        };
+        assert_eq!(engine.search(&req).await.unwrap().total, 1);
+
+        // Every turn taken, as by feeds in their CPU stages.
+        let mut held = Vec::new();
+        while let Some(turn) = engine.cpu_gate.turn().now_or_never() {
+            held.push(turn.expect("a gate by default"));
+        }
+        let mut search = Box::pin(engine.search(&req));
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(500), &mut search).await;
+        assert!(waited.is_err(), "the search went past the line");
+        held.pop();
+        let page = tokio::time::timeout(std::time::Duration::from_secs(30), search)
+            .await
+            .expect("the search had its turn once one came free")
+            .unwrap();
+        assert_eq!(page.total, 1);
     }
 }

@@ -137,7 +137,7 @@ const PING_IF_IDLE: Duration = Duration::from_secs(1);
 /// backends than cores only take turns on them: on the 2-core benchmark machine, with the
 /// feeds' reads on 4 connections of their own instead of the store's 16, a feed cost
 /// PostgreSQL 0.305–0.340 ms of CPU instead of 0.370–0.415, less in each of 20 alternated
-/// rounds; since feeds take turns at the cores (`MOSAIC_FEED_CONCURRENCY`), 2 instead of 4 gave
+/// rounds; since feeds take turns at the cores (`MOSAIC_CPU_CONCURRENCY`), 2 instead of 4 gave
 /// a lower p99 in 17 of 20 rounds (benches/RESULTS.md). A replica whose PostgreSQL is
 /// across a network, where a read waits on round trips rather than on cores, may want
 /// more. Bookings keep the store's pool, which they need.
