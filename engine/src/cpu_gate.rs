@@ -9,9 +9,10 @@
 //! the others wait in line, each about as long as the line ahead of it.
 //!
 //! Searches, all CPU (the index and the page's stored documents), wait in the same line:
-//! 16 connections of searches on their own halved their p99 behind it (26.5 against 47.6 ms
-//! in `benches/ab.sh --family search`, lower in 10 rounds of 10), for 7 % fewer searches a
-//! second; 8 turns instead of 4 gave back the p99 (42.9 ms) and none of the rate.
+//! 16 connections of searches on their own halved their p99 behind it (medians 26.5 against
+//! 47.6 ms in `benches/ab.sh --family search`, lower in 10 rounds of 10), for 8 % fewer
+//! searches a second (1,174 against 1,275). 8 turns instead of 4 gave most of the p99 back
+//! (42.9 against 29.8 ms, higher in 8 rounds of 8) for 2 % more searches a second.
 //!
 //! The line is for the CPU stages only: the store's read comes before it (its own pool
 //! bounds it), as a turn held through a read would leave a core idle; a page cut from a
