@@ -115,6 +115,27 @@ seconds_since() {
     awk -v a="$1" -v b="$(date +%s.%N)" -v d="$2" 'BEGIN {printf "%." d "f", b - a}'
 }
 
+# Runs the command `$2...` every $1 seconds until it succeeds; stops the script if the
+# server died meanwhile.
+poll() {
+    local every=$1
+    shift
+    until "$@"; do
+        kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
+        sleep "$every"
+    done
+}
+
+# Whether the server answers (a build without /ready answers /health).
+answering() {
+    curl -fs "$base/ready" >/dev/null 2>&1 || curl -fs "$base/health" >/dev/null 2>&1
+}
+
+# Whether the server has no index rewrite left due (a build without the gauge has none).
+rewrite_done() {
+    curl -fs "$base/metrics" | awk '$1 == "mosaic_index_rewrite_due" && $2 != 0 {due = 1} END {exit due}'
+}
+
 # Starts the server and sets `ready_s` to the seconds until /ready answers 200, then
 # `rewrite_s` to the seconds after that until the server has done the rewrite of a large
 # index segment that fell due while it was stopped (0 when none was), which it leaves to a
@@ -129,24 +150,13 @@ start_server() {
     DATABASE_URL="$url" RUST_LOG=warn "$bin" serve --addr "127.0.0.1:$port" \
         --index-dir "$index_dir" --model "$model" >>"$work/server.log" 2>&1 &
     server_pid=$!
-    until curl -fs "$base/ready" >/dev/null 2>&1 || curl -fs "$base/health" >/dev/null 2>&1; do
-        kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
-        sleep 0.1
-    done
+    poll 0.1 answering
     ready_s=$(seconds_since "$started" 2)
     rewrite_s=0
     rewrite_done && return
     started=$(date +%s.%N)
-    until rewrite_done; do
-        kill -0 "$server_pid" 2>/dev/null || { echo "mosaic serve died: see $work/server.log" >&2; exit 1; }
-        sleep 0.2
-    done
+    poll 0.2 rewrite_done
     rewrite_s=$(seconds_since "$started" 2)
-}
-
-# Whether the server has no index rewrite left due (a build without the gauge has none).
-rewrite_done() {
-    curl -fs "$base/metrics" | awk '$1 == "mosaic_index_rewrite_due" && $2 != 0 {due = 1} END {exit due}'
 }
 
 fresh_index=no

@@ -553,13 +553,13 @@ async fn a_reopened_index_merges_its_small_segments_before_serving_and_rewrites_
     // Half the offers in segments of one: far more than an eighth of the build's segment.
     assert!(opened.rewrite_due, "{opened:?}");
     assert_eq!(engine.indexed_offers(), offers.len() as u64);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while engine.index_compactions().rewrite_due {
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "the compaction task did not rewrite"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(engine.index_compactions().count, 2);
     assert!(
