@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Two builds of `mosaic`, measured side by side on feeds (or searches): how the figures of
+# Two builds of `mosaic`, measured side by side on feeds (or searches, or offer pages): how the figures of
 # benches/RESULTS.md ("End-to-end load") and benches/LOAD-HISTORY.md (the tables of changes)
 # are taken.
 #
-#   benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search]
+#   benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search|offer]
 #
 # Run benches/load.sh once first: this reuses its world, taste model, index and feed file
 # (target/load-bench). Both builds serve at once, A on 127.0.0.1:8091 and B on :8092, each
@@ -18,14 +18,15 @@
 # builds, so only builds measured in the same run are compared.
 #
 # With --same M, the first M feeds' answers of both builds are compared byte for byte
-# first (a change meant to keep every page as it was). With --family search, the same is
-# done with the load file's searches instead of its feeds (N of them a round).
+# first (a change meant to keep every page as it was). With --family search or offer, the
+# same is done with the load file's searches or offer pages instead of its feeds (N of them
+# a round).
 #
 # Environment: MOSAIC_BENCH_PG / MOSAIC_BENCH_DB as in benches/world.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search]" >&2; exit 2; }
+usage() { echo "usage: benches/ab.sh BIN_A BIN_B [--rounds R] [--feeds N] [--same M] [--family feed|search|offer]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 bin_a=$(realpath "$1") bin_b=$(realpath "$2")
 shift 2
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
         *) usage ;;
     esac
 done
-case "$family" in feed | search) ;; *) usage ;; esac
+case "$family" in feed | search | offer) ;; *) usage ;; esac
 for b in "$bin_a" "$bin_b"; do [ -x "$b" ] || { echo "$b is not an executable" >&2; exit 2; }; done
 
 server="${MOSAIC_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"

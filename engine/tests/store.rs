@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use engine::booking::{BookingRequest, Refusal};
-use engine::ids::UserId;
+use engine::ids::{OfferId, UserId};
 use engine::money::Cents;
 use engine::seed::{Profile, SeedConfig};
 use engine::store::{Store, Table};
@@ -180,6 +180,32 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
             let n = format!("SELECT COUNT(*) FROM bookings WHERE collect = '{kind}'");
             assert!(scalar(store, &n).await > 0, "no {kind} to collect");
         }
+
+        // The index reads every active offer in one pass, and changed offers by id in
+        // chunks of 500 with their venues looked up apart: the same records either way.
+        let all = store.offer_records().await.unwrap();
+        let ids: Vec<OfferId> = all.iter().map(|r| r.offer.id).collect();
+        assert!(ids.len() > 1_000, "several chunks: {}", ids.len());
+        assert_eq!(store.offer_records_by_id(&ids).await.unwrap(), all);
+        assert!(all
+            .iter()
+            .all(|r| r.venue.as_ref().map(|v| v.id) == r.offer.venue_id));
+        let venue = all.iter().find_map(|r| r.venue.clone()).expect("a venue");
+        assert_eq!(store.venue(venue.id).await.unwrap(), Some(venue));
+        assert!(all.iter().any(|r| r.venue.is_none()), "a digital offer");
+        let live = "SELECT COUNT(*) FROM bookings b JOIN offers o ON o.id = b.offer_id \
+                    WHERE o.is_active AND b.status <> 'cancelled'";
+        let cancelled = "SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'";
+        assert!(scalar(store, cancelled).await > 0, "a cancelled booking to leave out");
+        assert_eq!(
+            all.iter().map(|r| r.bookings).sum::<i64>(),
+            scalar(store, live).await
+        );
+        assert!(store
+            .offer_records_by_id(&[OfferId(i64::MAX)])
+            .await
+            .unwrap()
+            .is_empty());
 
         // Seeding twice into the same store is refused, not duplicated.
         let again = seed_store(store, config, &ProgressBar::hidden()).await;

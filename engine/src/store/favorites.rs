@@ -1,6 +1,6 @@
 //! What a user keeps and signals: favorites, views and clicks, and their bookings.
 
-use super::{on_pool, Store};
+use super::{on_pool, sql_list, Store};
 use crate::domain::{Booking, InteractionKind, Timestamp};
 use crate::error::EngineError;
 use crate::ids::{OfferId, UserId};
@@ -124,12 +124,7 @@ impl Store {
     pub async fn active_offers_among(&self, ids: &[OfferId]) -> Result<Vec<OfferId>, EngineError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            // Integers only, so the list is safe to write into the SQL.
-            let list = chunk
-                .iter()
-                .map(|id| id.0.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            let list = sql_list(chunk.iter().map(|id| id.0));
             let sql =
                 format!("SELECT id FROM offers WHERE is_active AND id IN ({list}) ORDER BY id");
             let found: Vec<i64> = on_pool!(self, p => sqlx::query_scalar(&sql).fetch_all(p).await)?;

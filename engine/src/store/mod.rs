@@ -89,6 +89,20 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Ids written as a list for SQL's `IN (...)`: integers only, so safe to write into the
+/// statement, and one statement for a chunk where binding each would need its own
+/// placeholder in both dialects.
+fn sql_list(ids: impl IntoIterator<Item = i64>) -> String {
+    let mut list = String::new();
+    for id in ids {
+        if !list.is_empty() {
+            list.push(',');
+        }
+        list.push_str(&id.to_string());
+    }
+    list
+}
+
 /// Runs `$body` (an expression of type `Result<T, EngineError>`, where `return` leaves the
 /// transaction early) in a transaction on `$pool`, bound to `$tx`: committed on `Ok`,
 /// rolled back on `Err` before returning. Dropping an sqlx transaction only queues its

@@ -75,8 +75,8 @@ pub struct OfferStats {
 }
 
 #[derive(sqlx::FromRow)]
-struct VenueRow {
-    id: i64,
+pub(super) struct VenueRow {
+    pub(super) id: i64,
     offerer_id: i64,
     name: String,
     venue_type: String,
@@ -101,7 +101,7 @@ impl TryFrom<VenueRow> for Venue {
     }
 }
 
-const VENUE_SELECT: &str =
+pub(super) const VENUE_SELECT: &str =
     "SELECT id, offerer_id, name, venue_type, lat, lon, department, city FROM venues";
 
 const PARTNER_BOOKING_SELECT: &str = "SELECT b.id, b.token, b.status, b.user_id, b.offer_id, \
