@@ -196,11 +196,24 @@ async fn a_generated_world_keeps_every_invariant_on_both_stores() {
         let live = "SELECT COUNT(*) FROM bookings b JOIN offers o ON o.id = b.offer_id \
                     WHERE o.is_active AND b.status <> 'cancelled'";
         let cancelled = "SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'";
-        assert!(scalar(store, cancelled).await > 0, "a cancelled booking to leave out");
+        assert!(
+            scalar(store, cancelled).await > 0,
+            "a cancelled booking to leave out"
+        );
         assert_eq!(
             all.iter().map(|r| r.bookings).sum::<i64>(),
             scalar(store, live).await
         );
+        // One offer (the offer page) is read by bound statements: the same record.
+        let booked = all
+            .iter()
+            .filter(|r| r.bookings > 0 && !r.stocks.is_empty());
+        let digital = all.iter().filter(|r| r.venue.is_none());
+        for record in booked.take(3).chain(digital.take(1)) {
+            let one = store.offer_record(record.offer.id).await.unwrap();
+            assert_eq!(one.as_ref(), Some(record));
+        }
+        assert_eq!(store.offer_record(OfferId(i64::MAX)).await.unwrap(), None);
         assert!(store
             .offer_records_by_id(&[OfferId(i64::MAX)])
             .await

@@ -100,6 +100,12 @@ impl From<StockRow> for Stock {
 enum Scope<'a> {
     /// Every active offer.
     Active,
+    /// One offer, by a bound id: the offer page's statements are prepared once per
+    /// connection, where a list of ids is parsed and planned anew each time. On the bench
+    /// world PostgreSQL's CPU per page fell from 1.28 to 0.44 ms, and at 16 connections
+    /// the pages served went from 833–1,179/s to 2,040–2,946/s (`benches/ab.sh --family
+    /// offer`).
+    One(i64),
     /// The offers with these ids, a list of integers written for SQL's `IN`.
     Ids(&'a str),
 }
@@ -119,20 +125,24 @@ impl Store {
     ) -> Result<Vec<OfferRecord>, EngineError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            out.extend(self.records(Scope::Ids(&sql_list(chunk.iter().map(|id| id.0)))).await?);
+            out.extend(
+                self.records(Scope::Ids(&sql_list(chunk.iter().map(|id| id.0))))
+                    .await?,
+            );
         }
         Ok(out)
     }
 
     /// One offer (active or not) with its venue, stocks and booking count.
     pub async fn offer_record(&self, id: OfferId) -> Result<Option<OfferRecord>, EngineError> {
-        Ok(self.offer_records_by_id(&[id]).await?.pop())
+        Ok(self.records(Scope::One(id.0)).await?.pop())
     }
 
     /// The offers of `scope` with their venues, stocks and counts, by id.
     async fn records(&self, scope: Scope<'_>) -> Result<Vec<OfferRecord>, EngineError> {
         let (offers_where, and_offer) = match scope {
             Scope::Active => ("WHERE is_active".to_owned(), String::new()),
+            Scope::One(_) => ("WHERE id = $1".to_owned(), "AND offer_id = $1".to_owned()),
             Scope::Ids(list) => (
                 format!("WHERE id IN ({list})"),
                 format!("AND offer_id IN ({list})"),
@@ -145,18 +155,29 @@ impl Store {
             "SELECT offer_id, COUNT(*) FROM bookings WHERE status <> 'cancelled' {and_offer} GROUP BY offer_id"
         );
         let offers_sql = format!("{OFFER_SELECT} {offers_where} ORDER BY id");
+        // Binds the id of one offer; a statement of a list of ids is not kept prepared,
+        // as it is seldom run twice.
+        macro_rules! scoped {
+            ($query:expr) => {
+                match scope {
+                    Scope::One(id) => $query.bind(id),
+                    Scope::Ids(_) => $query.persistent(false),
+                    Scope::Active => $query,
+                }
+            };
+        }
         let mut out = Vec::new();
         // One connection for the reads: sqlx pings a connection each time it goes back to
         // the pool, a round trip per statement run on the pool.
         on_pool!(self, p => {
             let mut c = p.acquire().await?;
             let mut stocks: HashMap<i64, Vec<Stock>> = HashMap::new();
-            let mut rows = sqlx::query_as::<_, StockRow>(&stocks_sql).fetch(&mut *c);
+            let mut rows = scoped!(sqlx::query_as::<_, StockRow>(&stocks_sql)).fetch(&mut *c);
             while let Some(row) = rows.try_next().await? {
                 stocks.entry(row.offer_id).or_default().push(row.into());
             }
             drop(rows);
-            let counts: HashMap<i64, i64> = sqlx::query_as::<_, (i64, i64)>(&counts_sql)
+            let counts: HashMap<i64, i64> = scoped!(sqlx::query_as::<_, (i64, i64)>(&counts_sql))
                 .fetch_all(&mut *c)
                 .await?
                 .into_iter()
@@ -170,9 +191,10 @@ impl Store {
                     bookings: counts.get(&id).copied().unwrap_or(0),
                 });
             };
-            // The venues are read apart: joined to a chunk's few hundred offers, PostgreSQL
-            // hashed all 50,000 venues of the bench world for each chunk (30 ms of a
-            // chunk's 110), where looking them up by id takes 3 ms.
+            // The venues are read apart: joined to a chunk of 500 offers, PostgreSQL hashed
+            // all 50,000 venues of the bench world for each chunk (35 ms under EXPLAIN
+            // ANALYZE, of the some 100 ms a chunk took), where looking up the chunk's
+            // venues by id took 3 ms.
             match scope {
                 Scope::Active => {
                     let venues = sqlx::query_as::<_, VenueRow>(VENUE_SELECT).fetch_all(&mut *c).await?;
@@ -182,14 +204,20 @@ impl Store {
                         record(row, &venues);
                     }
                 }
-                Scope::Ids(_) => {
-                    let rows = sqlx::query_as::<_, OfferRow>(&offers_sql).fetch_all(&mut *c).await?;
+                Scope::One(_) | Scope::Ids(_) => {
+                    let rows = scoped!(sqlx::query_as::<_, OfferRow>(&offers_sql)).fetch_all(&mut *c).await?;
                     let ids: BTreeSet<i64> = rows.iter().filter_map(|r| r.venue_id).collect();
-                    let mut venues = Vec::new();
-                    if !ids.is_empty() {
-                        let sql = format!("{VENUE_SELECT} WHERE id IN ({})", sql_list(ids));
-                        venues = sqlx::query_as::<_, VenueRow>(&sql).fetch_all(&mut *c).await?;
-                    }
+                    let venues = match (scope, ids.first()) {
+                        (_, None) => Vec::new(),
+                        (Scope::One(_), Some(&id)) => {
+                            let sql = format!("{VENUE_SELECT} WHERE id = $1");
+                            sqlx::query_as::<_, VenueRow>(&sql).bind(id).fetch_all(&mut *c).await?
+                        }
+                        _ => {
+                            let sql = format!("{VENUE_SELECT} WHERE id IN ({})", sql_list(ids));
+                            sqlx::query_as::<_, VenueRow>(&sql).persistent(false).fetch_all(&mut *c).await?
+                        }
+                    };
                     let venues = by_id(venues)?;
                     for row in rows {
                         record(row, &venues);
