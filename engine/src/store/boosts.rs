@@ -1,6 +1,6 @@
 //! Editorial boosts: created, edited and expired by curators, read by the feed.
 
-use super::{on_pool, Store};
+use super::{on_pool, sql_list, Store};
 use crate::boost::{Boost, BoostDraft, BoostTarget};
 use crate::domain::Timestamp;
 use crate::error::EngineError;
@@ -200,7 +200,7 @@ impl Store {
             if v.is_empty() {
                 "NULL".to_owned()
             } else {
-                v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                sql_list(v.iter().copied())
             }
         };
         let marks = if subcategories.is_empty() {
