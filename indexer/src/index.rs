@@ -762,11 +762,14 @@ impl OfferIndex {
             let cells = cells.iter().map(|c| Term::from_field_u64(f.h3, c.id));
             filters.push(Box::new(TermFilter::new(cells.chain(digital))));
         }
+        // Codes narrow the search here only when nothing else does; otherwise the
+        // collector tests them (see `WantedCodes` in collect.rs).
+        let narrowed = !plan.terms.is_empty() || plan.cells.is_some();
         for (field, values) in [
             (f.category, &plan.filters.categories),
             (f.subcategory, &plan.filters.subcategories),
         ] {
-            if !values.is_empty() {
+            if !values.is_empty() && !narrowed {
                 filters.push(Box::new(TermSetQuery::new(
                     values.iter().map(|v| Term::from_field_text(field, v)),
                 )));

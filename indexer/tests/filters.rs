@@ -9,8 +9,12 @@ use indexer::{
     haversine_m, DigitalMode, Filters, GeoFilter, GeoPoint, OfferDoc, OfferIndex, Query, SortBy,
 };
 
+/// Offers whose titles all hold the word "offre", and one in a hundred "rare" too.
 fn build() -> (OfferIndex, Vec<OfferDoc>) {
-    let offers = random_offers(&mut rng(42), 1_500);
+    let mut offers = random_offers(&mut rng(42), 1_500);
+    for o in offers.iter_mut().filter(|o| o.id % 100 == 0) {
+        o.title = format!("Offre rare {}", o.id);
+    }
     let index = OfferIndex::in_ram().unwrap();
     for chunk in offers.chunks(400) {
         index.upsert(chunk.iter().cloned()).unwrap();
@@ -103,58 +107,61 @@ fn facet_counts(offers: &[&OfferDoc]) -> BTreeMap<String, u64> {
     m
 }
 
+/// Without text, and with a word every offer holds or a rare one, so that the words or
+/// the cells drive the search: with either, the collector tests categories and
+/// subcategories instead of the inverted index.
 #[test]
 fn filters_and_facets_match_brute_force() {
     let (index, offers) = build();
     let paris = GeoPoint::new(PARIS.0, PARIS.1).unwrap();
-    let geos = [
-        None,
-        Some(GeoFilter::Radius {
-            center: paris,
-            radius_m: 30_000.0,
-        }),
-    ];
+    let radii = [None, Some(30_000.0), Some(300_000.0)];
     for filters in filter_cases() {
-        for geo in geos {
+        for radius_m in radii {
             for digital in [
                 DigitalMode::Include,
                 DigitalMode::Exclude,
                 DigitalMode::Only,
             ] {
-                let q = Query {
-                    geo,
-                    digital,
-                    filters: filters.clone(),
-                    limit: 10_000,
-                    facets: true,
-                    ..Query::default()
-                };
-                let res = index.search(&q).unwrap();
-                let expected: Vec<&OfferDoc> = offers
-                    .iter()
-                    .filter(|o| passes(o, &filters))
-                    .filter(|o| match (o.location, digital) {
-                        (None, DigitalMode::Exclude) | (Some(_), DigitalMode::Only) => false,
-                        (None, _) => true,
-                        (Some(p), _) => geo.is_none() || haversine_m(paris, p) <= 30_000.0,
-                    })
-                    .collect();
-                let mut got: Vec<u64> = res.hits.iter().map(|h| h.id).collect();
-                got.sort();
-                let want: Vec<u64> = expected.iter().map(|o| o.id).collect();
-                assert_eq!(got, want, "{filters:?} {geo:?} {digital:?}");
-                assert_eq!(res.total, want.len());
-                let facets: BTreeMap<String, u64> = res
-                    .facets
-                    .iter()
-                    .map(|f| (f.category.clone(), f.count))
-                    .collect();
-                assert_eq!(
-                    facets,
-                    facet_counts(&expected),
-                    "{filters:?} {geo:?} {digital:?}"
-                );
-                assert!(res.facets.windows(2).all(|w| w[0].count >= w[1].count));
+                for text in [None, Some("offre"), Some("rare")] {
+                    let q = Query {
+                        text: text.map(str::to_string),
+                        geo: radius_m.map(|radius_m| GeoFilter::Radius {
+                            center: paris,
+                            radius_m,
+                        }),
+                        digital,
+                        filters: filters.clone(),
+                        limit: 10_000,
+                        facets: true,
+                        ..Query::default()
+                    };
+                    let res = index.search(&q).unwrap();
+                    let expected: Vec<&OfferDoc> = offers
+                        .iter()
+                        .filter(|o| passes(o, &filters))
+                        .filter(|o| text != Some("rare") || o.id % 100 == 0)
+                        .filter(|o| match (o.location, digital, radius_m) {
+                            (None, DigitalMode::Exclude, _) | (Some(_), DigitalMode::Only, _) => {
+                                false
+                            }
+                            (None, _, _) | (_, _, None) => true,
+                            (Some(p), _, Some(r)) => haversine_m(paris, p) <= r,
+                        })
+                        .collect();
+                    let case = format!("{filters:?} {radius_m:?} {digital:?} {text:?}");
+                    let mut got: Vec<u64> = res.hits.iter().map(|h| h.id).collect();
+                    got.sort();
+                    let want: Vec<u64> = expected.iter().map(|o| o.id).collect();
+                    assert_eq!(got, want, "{case}");
+                    assert_eq!(res.total, want.len(), "{case}");
+                    let facets: BTreeMap<String, u64> = res
+                        .facets
+                        .iter()
+                        .map(|f| (f.category.clone(), f.count))
+                        .collect();
+                    assert_eq!(facets, facet_counts(&expected), "{case}");
+                    assert!(res.facets.windows(2).all(|w| w[0].count >= w[1].count));
+                }
             }
         }
     }
