@@ -244,39 +244,55 @@ pub(crate) struct OfferSegmentCollector {
 /// server's CPU on searches, where the collector reads each tested offer's codes from a
 /// column of 4 bytes a document.
 struct WantedCodes {
-    categories: Option<Vec<bool>>,
-    subcategories: Option<Vec<bool>>,
+    categories: Wanted,
+    subcategories: Wanted,
 }
 
 impl WantedCodes {
     fn new(cols: &Columns, filters: &Filters) -> WantedCodes {
-        let wanted = |names: &[&str], asked: &[String]| {
-            (!asked.is_empty()).then(|| {
-                names
-                    .iter()
-                    .map(|name| asked.iter().any(|a| a == name))
-                    .collect()
-            })
-        };
         WantedCodes {
-            categories: wanted(&cols.category_names, &filters.categories),
-            subcategories: wanted(&cols.subcategory_names, &filters.subcategories),
+            categories: Wanted::new(&cols.category_names, &filters.categories),
+            subcategories: Wanted::new(&cols.subcategory_names, &filters.subcategories),
         }
     }
 
     fn any(&self) -> bool {
-        self.categories.is_some() || self.subcategories.is_some()
+        self.categories.asked() || self.subcategories.asked()
     }
 
-    /// Whether an offer of these codes passes; one without a code ([`NO_CODE`]) does
-    /// not when its kind of code is asked for.
+    /// Whether an offer of these codes passes.
     fn admit(&self, codes: DocCodes) -> bool {
-        let passes = |wanted: &Option<Vec<bool>>, ord: u16| {
-            wanted
-                .as_ref()
-                .is_none_or(|w| w.get(usize::from(ord)).copied().unwrap_or(false))
-        };
-        passes(&self.categories, codes.category) && passes(&self.subcategories, codes.subcategory)
+        self.categories.admits(usize::from(codes.category))
+            && self.subcategories.admits(usize::from(codes.subcategory))
+    }
+}
+
+/// Which term ordinals of one kind of code a filter lets through: every one when it names
+/// none.
+struct Wanted(Option<Vec<bool>>);
+
+impl Wanted {
+    /// The ordinals of `names` (a segment's codes, by ordinal) that are among `asked`.
+    fn new(names: &[&str], asked: &[String]) -> Wanted {
+        Wanted((!asked.is_empty()).then(|| {
+            names
+                .iter()
+                .map(|name| asked.iter().any(|a| a == name))
+                .collect()
+        }))
+    }
+
+    /// Whether the filter names any code.
+    fn asked(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether `ord` passes; [`NO_CODE`], past every table, does not when codes are asked
+    /// for.
+    fn admits(&self, ord: usize) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|w| w.get(ord).copied().unwrap_or(false))
     }
 }
 
@@ -457,13 +473,11 @@ impl Columns {
     /// ones counts are split by.
     fn wanted_slots(&self, filters: &Filters) -> Vec<bool> {
         let slots = self.slots();
+        let categories = Wanted::new(&self.category_names, &filters.categories);
         (0..slots.len())
             .map(|slot| {
                 let (category, sold_out) = slots.split(slot);
-                let category_ok = filters.categories.is_empty()
-                    || category
-                        .and_then(|c| self.category_names.get(c))
-                        .is_some_and(|name| filters.categories.iter().any(|c| c == name));
+                let category_ok = categories.admits(category.unwrap_or(usize::from(NO_CODE)));
                 category_ok && (filters.include_sold_out || !sold_out)
             })
             .collect()
