@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
+use tantivy_common::BitSet;
 
 use crate::cells::{CellCountCache, CountTerms, Deleted, SegmentCounts, Slots};
 use crate::codes::intern;
@@ -46,6 +47,13 @@ pub(crate) struct OfferCollector {
 /// the category dictionaries was a tenth of a feed's time, for every segment of every
 /// search.
 pub(crate) type ColumnCache = PerSegment<Columns>;
+
+impl ColumnCache {
+    /// The columns of `segment`, read the first time it is met.
+    pub(crate) fn of(&self, segment: &SegmentReader) -> tantivy::Result<Arc<Columns>> {
+        self.get_or_make(segment.segment_id(), || Columns::open(segment))
+    }
+}
 
 /// What the segments kept: the best offers of each, and the columns their hits are read
 /// from.
@@ -85,9 +93,7 @@ impl OfferCollector {
         cache: &CellCountCache,
         terms: CountTerms,
     ) -> tantivy::Result<Vec<u64>> {
-        let cols = self
-            .columns
-            .get_or_make(segment.segment_id(), || Columns::open(segment))?;
+        let cols = self.columns.of(segment)?;
         let (counts, deleted, wanted) = cols.cell_counts(segment, cache, &self.criteria.filters);
         cells
             .iter()
@@ -304,6 +310,10 @@ pub(crate) struct Columns {
     ids: Vec<u64>,
     places: Vec<Option<Measured>>,
     sold_outs: Vec<bool>,
+    /// The digital offers (those without a place), which a disk lets through: an eighth
+    /// of the bench world's offers, whose term's postings, poured into each search's
+    /// bitset, took most of the disk filter's time (see [`crate::term_filter::TermFilter`]).
+    digital: BitSet,
     /// Each document's category and subcategory, apart from its other fields: the cells'
     /// slots and the filters on codes read them for every offer a search visits, and in
     /// rows of 4 bytes they stay in the cache where the 80 bytes of the fields' rows miss
@@ -413,11 +423,19 @@ impl Columns {
             duo: duo.first(doc).unwrap_or(false),
             event: event.first(doc).unwrap_or(false),
         };
+        let places: Vec<Option<Measured>> = docs.clone().map(place).collect();
+        let mut digital = BitSet::with_max_value(segment.max_doc());
+        for (doc, place) in docs.clone().zip(&places) {
+            if place.is_none() {
+                digital.insert(doc);
+            }
+        }
         Ok(Columns {
             category_names: names(&category)?,
             subcategory_names: names(&subcategory)?,
             ids: docs.clone().map(|doc| id.first(doc).unwrap_or(0)).collect(),
-            places: docs.clone().map(place).collect(),
+            places,
+            digital,
             sold_outs: docs
                 .clone()
                 .map(|doc| sold_out.first(doc).unwrap_or(false))
@@ -431,6 +449,11 @@ impl Columns {
                 .collect(),
             fields: docs.map(fields).collect(),
         })
+    }
+
+    /// The segment's digital offers, deleted ones included.
+    pub(crate) fn digital(&self) -> &BitSet {
+        &self.digital
     }
 
     /// Where `doc` is, if it has a place.
@@ -530,9 +553,7 @@ impl Collector for OfferCollector {
         ord: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
-        let cols = self
-            .columns
-            .get_or_make(segment.segment_id(), || Columns::open(segment))?;
+        let cols = self.columns.of(segment)?;
         let num_categories = if self.criteria.facets {
             cols.category_names.len()
         } else {

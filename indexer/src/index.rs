@@ -19,7 +19,7 @@ use tantivy::{
 
 use crate::analysis::{french_analyzer, text_query, FRENCH};
 use crate::cells::{CellCountCache, CountTerms, DOCS_PER_CELL};
-use crate::collect::{ColumnCache, Columns, Harvest, OfferCollector};
+use crate::collect::{ColumnCache, Harvest, OfferCollector};
 use crate::compaction::{plan, Reach, Segment};
 use crate::cover::{disk_cover, CoverCell};
 use crate::query::{DigitalMode, GeoPlan, Plan, Query};
@@ -340,8 +340,7 @@ impl OfferIndex {
     /// or after a compaction than by the first search to meet them.
     fn read_columns(&self) -> Result<(), IndexError> {
         for segment in self.reader.searcher().segment_readers() {
-            self.columns
-                .get_or_make(segment.segment_id(), || Columns::open(segment))?;
+            self.columns.of(segment)?;
         }
         Ok(())
     }
@@ -756,11 +755,12 @@ impl OfferIndex {
             DigitalMode::Exclude | DigitalMode::Include => {}
         }
         if let (Some(cells), false) = (&plan.cells, plan.digital == DigitalMode::Only) {
+            let filter = TermFilter::new(cells.iter().map(|c| Term::from_field_u64(f.h3, c.id)));
             // Digital offers have no cell but bypass the geo filter.
-            let digital = (plan.digital == DigitalMode::Include)
-                .then(|| Term::from_field_bool(f.digital, true));
-            let cells = cells.iter().map(|c| Term::from_field_u64(f.h3, c.id));
-            filters.push(Box::new(TermFilter::new(cells.chain(digital))));
+            filters.push(Box::new(match plan.digital {
+                DigitalMode::Include => filter.with_digital(self.columns.clone()),
+                _ => filter,
+            }));
         }
         // Codes narrow the search here only when nothing else does; otherwise the
         // collector tests them (see `WantedCodes` in collect.rs).
