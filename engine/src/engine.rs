@@ -245,9 +245,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Uses `model` for embeddings from now on (e.g. the one `mosaic profiles build` wrote).
-    pub fn use_model(&self, model: Arc<ranking::embedding::TasteModel>) {
-        *self.model.write().expect("model lock") = Some(model);
+    /// Uses `model` for embeddings from now on (e.g. the one `mosaic profiles build` wrote),
+    /// its rows laid out in the order of the index's offers, by place: a feed reads the
+    /// rows of its candidates, offers near one another (see
+    /// [`ranking::embedding::TasteModel::arrange`]).
+    pub fn use_model(&self, mut model: ranking::embedding::TasteModel) {
+        match self.index.doc_order() {
+            Ok(order) => model.arrange(order),
+            // The model is the same in any layout; only the feeds' cache misses differ.
+            Err(e) => tracing::warn!(error = %e, "the taste model's rows keep the file's order"),
+        }
+        *self.model.write().expect("model lock") = Some(Arc::new(model));
     }
 
     /// The taste model in use, if any.

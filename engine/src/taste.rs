@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
 use ranking::embedding::EmbeddingError;
@@ -127,9 +126,9 @@ pub fn save_model(model: &TasteModel, path: &Path) -> Result<(), EngineError> {
 }
 
 /// Reads a model written by [`save_model`].
-pub fn load_model(path: &Path) -> Result<Arc<TasteModel>, EngineError> {
+pub fn load_model(path: &Path) -> Result<TasteModel, EngineError> {
     let bytes = std::fs::read(path)?;
-    Ok(Arc::new(TasteModel::from_bytes(&bytes)?))
+    Ok(TasteModel::from_bytes(&bytes)?)
 }
 
 /// Gives the profile and the candidates their embeddings from `model`: the user's is

@@ -451,6 +451,11 @@ impl Columns {
         })
     }
 
+    /// The offer id of `doc`.
+    pub(crate) fn id(&self, doc: DocId) -> u64 {
+        self.ids.get(doc as usize).copied().unwrap_or(0)
+    }
+
     /// The segment's digital offers, deleted ones included.
     pub(crate) fn digital(&self) -> &BitSet {
         &self.digital
@@ -667,7 +672,7 @@ impl OfferSegmentCollector {
 
     /// Keeps `doc`, measured, if it is among the best `keep` so far.
     fn offer(&mut self, doc: DocId, score: Score, distance_m: Option<f64>) {
-        let id = self.cols.ids.get(doc as usize).copied().unwrap_or(0);
+        let id = self.cols.id(doc);
         let at = DocAddress::new(self.segment, doc);
         self.best.offer(Ranked::new(
             self.primary(score, distance_m),

@@ -354,6 +354,24 @@ impl OfferIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The ids of the committed offers in the order searches meet them: segment after
+    /// segment, each in its documents' order, which a full build makes by place (see
+    /// [`crate::spatial_key`]). Deleted documents are left out.
+    pub fn doc_order(&self) -> Result<Vec<u64>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut ids = Vec::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let columns = self.columns.of(segment)?;
+            let alive = segment.alive_bitset();
+            ids.extend(
+                (0..segment.max_doc())
+                    .filter(|&doc| alive.is_none_or(|a| a.is_alive(doc)))
+                    .map(|doc| columns.id(doc)),
+            );
+        }
+        Ok(ids)
+    }
+
     /// Merges the committed segments back into `parts` large ones and at most one small
     /// one, and waits for it. The small ones are merged together each time; a large one
     /// is rewritten only once the small ones and the documents deleted from the large

@@ -520,6 +520,49 @@ impl TasteModel {
             .for_each(normalise);
     }
 
+    /// Lays the items' rows out in memory in `order` (ids the model does not know, and
+    /// repeats, are skipped; items `order` leaves out follow, as they were). The model is
+    /// the same: every lookup gives what it gave before.
+    ///
+    /// A feed reads the rows of its 2,000 candidates, offers near one another; rows in the
+    /// order of a store's ids scatter them over the whole table, a cache miss or two each.
+    /// Given the offers in the order the index keeps them, by place, a feed's rows lie
+    /// side by side.
+    ///
+    /// ```
+    /// # use ranking::embedding::TasteModel;
+    /// # fn arranged(mut model: TasteModel) {
+    /// let first = model.item_ids[0];
+    /// let before = model.item(first).map(<[f32]>::to_vec);
+    /// model.arrange(model.item_ids.iter().rev().copied().collect::<Vec<_>>());
+    /// assert_eq!(model.item_ids.last(), Some(&first));
+    /// assert_eq!(model.item(first).map(<[f32]>::to_vec), before);
+    /// # }
+    /// ```
+    pub fn arrange(&mut self, order: impl IntoIterator<Item = u64>) {
+        let n = self.item_ids.len();
+        let mut placed = vec![false; n];
+        let mut rows = Vec::with_capacity(n);
+        for id in order {
+            if let Some(row) = self.index.get(id).filter(|&row| !placed[row]) {
+                placed[row] = true;
+                rows.push(row);
+            }
+        }
+        rows.extend((0..n).filter(|&row| !placed[row]));
+        let dim = self.dim;
+        let permute = |values: &[f32]| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&row| &values[row * dim..(row + 1) * dim])
+                .copied()
+                .collect()
+        };
+        self.item_factors = permute(&self.item_factors);
+        self.unit_factors = permute(&self.unit_factors);
+        self.item_ids = rows.iter().map(|&row| self.item_ids[row]).collect();
+        self.index = Rows::new(&self.item_ids);
+    }
+
     /// Number of items with an embedding.
     pub fn items(&self) -> usize {
         self.item_ids.len()
@@ -671,6 +714,40 @@ mod tests {
             (1000..1045).collect(),
             groups,
         )
+    }
+
+    /// Arranged in any order, with unknown ids and repeats, the model gives every item
+    /// and every user the same embedding, and its rows follow the order.
+    #[test]
+    fn arranging_rows_changes_no_embedding() {
+        let (m, ids, groups) = planted();
+        let params = ModelParams {
+            svd: SvdParams {
+                dim: 3,
+                ..SvdParams::default()
+            },
+            clusters: 3,
+            min_group_users: 5,
+        };
+        let model = TasteModel::fit(&m, &ids, &groups, &params).unwrap();
+        let history = [(1003, 1.0), (1020, 0.5), (1044, 2.0)];
+        let order = [1040, 7, 1002, 1040, 1001, 1044, 99_999];
+        let mut arranged = model.clone();
+        arranged.arrange(order);
+        assert_eq!(&arranged.item_ids[..4], &[1040, 1002, 1001, 1044]);
+        let rest: Vec<u64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !order.contains(id))
+            .collect();
+        assert_eq!(&arranged.item_ids[4..], rest.as_slice());
+        for &id in &ids {
+            assert_eq!(arranged.item(id), model.item(id), "item {id}");
+        }
+        assert_eq!(arranged.item(7), None);
+        assert_eq!(arranged.fold_in(history), model.fold_in(history));
+        let back = TasteModel::from_bytes(&arranged.to_bytes().unwrap()).unwrap();
+        assert_eq!(back.item(1044), model.item(1044));
     }
 
     #[test]
