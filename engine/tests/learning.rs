@@ -65,7 +65,17 @@ async fn the_taste_model_is_learned_from_the_store_and_survives_its_file() {
         // The feed runs on the model: the same page twice, full, with embeddings in play.
         let engine = engine::Engine::open(t.store.clone(), None).await.unwrap();
         engine.use_model(back);
-        assert!(engine.model().is_some());
+        // Its rows are laid out in the index's order, the offers it knows first.
+        let model = engine.model().unwrap();
+        let known: Vec<u64> = engine
+            .index()
+            .doc_order()
+            .unwrap()
+            .into_iter()
+            .filter(|&id| model.item(id).is_some())
+            .collect();
+        assert!(known.len() > 500, "{}", known.len());
+        assert_eq!(&model.item_ids[..known.len()], known.as_slice());
         for user in [1, 2, 3] {
             let req = engine::FeedRequest {
                 user_id: engine::ids::UserId(user),

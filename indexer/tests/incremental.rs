@@ -133,6 +133,24 @@ fn a_lookup_reads_the_state_it_was_made_at() {
     assert_eq!(old.get(3).unwrap(), None);
 }
 
+/// The order the engine lays the taste model out in holds each live offer once: neither
+/// a deleted one nor the copy an upsert replaced.
+#[test]
+fn doc_order_holds_each_live_offer_once() {
+    let index = OfferIndex::in_ram().unwrap();
+    index
+        .upsert((1..=300).map(|id| offer(id, "Concert")))
+        .unwrap();
+    index.commit().unwrap();
+    index.upsert([offer(7, "Théâtre")]).unwrap();
+    index.delete(9).unwrap();
+    index.commit().unwrap();
+    let mut order = index.doc_order().unwrap();
+    order.sort_unstable();
+    let live: Vec<u64> = (1..=300).filter(|&id| id != 9).collect();
+    assert_eq!(order, live);
+}
+
 #[test]
 fn last_upsert_of_a_batch_wins() {
     let index = OfferIndex::in_ram().unwrap();

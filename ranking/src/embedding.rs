@@ -552,10 +552,11 @@ impl TasteModel {
         rows.extend((0..n).filter(|&row| !placed[row]));
         let dim = self.dim;
         let permute = |values: &[f32]| -> Vec<f32> {
-            rows.iter()
-                .flat_map(|&row| &values[row * dim..(row + 1) * dim])
-                .copied()
-                .collect()
+            let mut out = Vec::with_capacity(values.len());
+            for &row in &rows {
+                out.extend_from_slice(&values[row * dim..(row + 1) * dim]);
+            }
+            out
         };
         self.item_factors = permute(&self.item_factors);
         self.unit_factors = permute(&self.unit_factors);
