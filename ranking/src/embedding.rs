@@ -717,10 +717,8 @@ mod tests {
         )
     }
 
-    /// Arranged in any order, with unknown ids and repeats, the model gives every item
-    /// and every user the same embedding, and its rows follow the order.
-    #[test]
-    fn arranging_rows_changes_no_embedding() {
+    /// The model of [`planted`], in 3 dimensions with 3 clusters, and its item ids.
+    fn planted_model() -> (TasteModel, Vec<u64>) {
         let (m, ids, groups) = planted();
         let params = ModelParams {
             svd: SvdParams {
@@ -730,7 +728,14 @@ mod tests {
             clusters: 3,
             min_group_users: 5,
         };
-        let model = TasteModel::fit(&m, &ids, &groups, &params).unwrap();
+        (TasteModel::fit(&m, &ids, &groups, &params).unwrap(), ids)
+    }
+
+    /// Arranged in any order, with unknown ids and repeats, the model gives every item
+    /// and every user the same embedding, and its rows follow the order.
+    #[test]
+    fn arranging_rows_changes_no_embedding() {
+        let (model, ids) = planted_model();
         let history = [(1003, 1.0), (1020, 0.5), (1044, 2.0)];
         let order = [1040, 7, 1002, 1040, 1001, 1044, 99_999];
         let mut arranged = model.clone();
@@ -753,16 +758,7 @@ mod tests {
 
     #[test]
     fn embeddings_recover_planted_blocks() {
-        let (m, ids, groups) = planted();
-        let params = ModelParams {
-            svd: SvdParams {
-                dim: 3,
-                ..SvdParams::default()
-            },
-            clusters: 3,
-            min_group_users: 5,
-        };
-        let model = TasteModel::fit(&m, &ids, &groups, &params).unwrap();
+        let (model, _) = planted_model();
         assert_eq!(model.dim, 3);
         // Items of one block point the same way; items of different blocks do not.
         let item = |i: u64| model.item(1000 + i).unwrap();
